@@ -36,6 +36,8 @@
 pub mod json;
 pub mod pivot;
 pub mod sse;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// The generated bindings of the contract. Adapters use the re-exports at the crate root;
 /// this module is public only because [`register_adapter!`] expands into it.
