@@ -101,13 +101,18 @@ enum StartBlock<'a> {
     },
 }
 
+/// A `content_block_delta` payload; the wire type is the variant name + `_delta`.
 #[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type")]
 enum Delta<'a> {
-    TextDelta { text: &'a str },
-    ThinkingDelta { thinking: &'a str },
-    SignatureDelta { signature: &'a str },
-    InputJsonDelta { partial_json: &'a str },
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
 }
 
 #[derive(Serialize)]
@@ -292,13 +297,13 @@ impl MessagesStream {
                 let index = self.ensure_thinking(out);
                 // `display: "omitted"`: the block is kept (with its signature), the text not.
                 if !self.state.omit_thinking {
-                    delta(out, index, Delta::ThinkingDelta { thinking: &text });
+                    delta(out, index, Delta::Thinking { thinking: &text });
                 }
             }
             PivotEvent::Text(text) => {
                 self.output_bytes += text.len();
                 let index = self.ensure_text(out);
-                delta(out, index, Delta::TextDelta { text: &text });
+                delta(out, index, Delta::Text { text: &text });
             }
             PivotEvent::ToolCallStart { slot, id, name } => {
                 self.close_open(out);
@@ -335,7 +340,7 @@ impl MessagesStream {
                 delta(
                     out,
                     index,
-                    Delta::InputJsonDelta {
+                    Delta::InputJson {
                         partial_json: &fragment,
                     },
                 );
@@ -393,7 +398,7 @@ impl MessagesStream {
                 delta(
                     out,
                     index,
-                    Delta::SignatureDelta {
+                    Delta::Signature {
                         signature: &signature,
                     },
                 );
