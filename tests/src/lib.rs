@@ -13,6 +13,7 @@
 //! and, for the SDK tests, `npm ci --prefix tests/node`.
 
 pub mod chat;
+pub mod fixture;
 pub mod gateway;
 pub mod node;
 pub mod paths;

@@ -273,6 +273,11 @@ impl ScriptedUpstream {
         self.shared.lock().queue.extend(replies);
     }
 
+    /// Drop every queued reply (e.g. leftovers queued for a gateway that might retry).
+    pub fn clear_queue(&self) {
+        self.shared.lock().queue.clear();
+    }
+
     /// Replies still queued.
     pub fn queued(&self) -> usize {
         self.shared.lock().queue.len()
