@@ -273,8 +273,36 @@ impl MessagesStream {
         !matches!(event, PivotEvent::ToolCallArguments { slot: s, .. } if *s == slot)
     }
 
-    /// Apply every queued event that may go now, in order; events for the open tool
-    /// block overtake the ones held back.
+    /// What decides whether events are held back: the open block and, for a tool block,
+    /// whether its arguments are complete.
+    fn gate(&self) -> (Option<OpenBlock>, bool) {
+        let complete = match self.open {
+            Some(OpenBlock::Tool { slot, .. }) => {
+                self.tools.get(slot).is_some_and(|t| t.arguments.complete)
+            }
+            _ => true,
+        };
+        (self.open, complete)
+    }
+
+    /// Take one content event: applied now, or queued behind an incomplete tool block.
+    /// The queue only ever holds events that are held back by the current gate, so a new
+    /// held-back event is appended without looking at the others.
+    fn take(&mut self, event: PivotEvent, out: &mut Vec<u8>) {
+        if self.held_back(&event, false) {
+            self.queue.push_back(event);
+            return;
+        }
+        let before = self.gate();
+        self.apply(event, out);
+        if !self.queue.is_empty() && self.gate() != before {
+            self.pump(false, out);
+        }
+    }
+
+    /// Apply every queued event that may go now, in order; events for the open tool block
+    /// overtake the ones held back. Rescans only when the gate changed (a block closed or
+    /// a call's arguments completed), so a long queue costs O(n) per block, not per event.
     fn pump(&mut self, finishing: bool, out: &mut Vec<u8>) {
         let mut i = 0;
         while i < self.queue.len() {
@@ -282,11 +310,13 @@ impl MessagesStream {
                 i += 1;
                 continue;
             }
+            let before = self.gate();
             if let Some(event) = self.queue.remove(i) {
                 self.apply(event, out);
             }
-            // The open block may have changed: what was held back may go now.
-            i = 0;
+            if self.gate() != before {
+                i = 0;
+            }
         }
     }
 
@@ -437,10 +467,7 @@ impl StreamTranslator for MessagesStream {
                     return Ok(out);
                 }
                 PivotEvent::Finish(_) | PivotEvent::Usage(_) => {}
-                content => {
-                    self.queue.push_back(content);
-                    self.pump(false, &mut out);
-                }
+                content => self.take(content, &mut out),
             }
         }
         Ok(out)

@@ -960,3 +960,79 @@ fn the_checker_rejects_what_the_sdk_rejects() {
         "thinking without signature"
     );
 }
+
+/// Native per-event cost of `push` for typical text and tool-argument chunks; run with
+/// `cargo test --release -p cligate-adapter-anthropic-messages -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_push_per_chunk() {
+    let text = chunk(
+        json!({"content": "Hello, this is a typical streamed token run."}),
+        None,
+    );
+    let args = chunk(
+        calls(vec![call(0, None, None, Some("\"/home/dev/x"))]),
+        None,
+    );
+    let open_tool = chunk(
+        calls(vec![call(0, Some("call_a"), Some("Read"), Some("{\"p\":"))]),
+        None,
+    );
+    for (name, setup, data) in [
+        ("text", None, text.clone()),
+        ("tool arguments", Some(&open_tool), args),
+        ("text held behind an open call", Some(&open_tool), text),
+    ] {
+        let mut stream = AnthropicMessages::open_stream(ctx());
+        push(&mut stream, &chunk(json!({"role": "assistant"}), None));
+        if let Some(setup) = setup {
+            push(&mut stream, setup);
+        }
+        let mut times = Vec::new();
+        for _ in 0..20_000 {
+            let event = SseEvent {
+                event: None,
+                data: data.clone(),
+            };
+            let start = std::time::Instant::now();
+            let out = stream.push(event).unwrap();
+            times.push(start.elapsed());
+            std::hint::black_box(out);
+        }
+        times.sort();
+        eprintln!(
+            "push ({name}): median {:?}, p99 {:?}",
+            times[times.len() / 2],
+            times[times.len() * 99 / 100]
+        );
+    }
+}
+
+#[test]
+fn text_held_behind_an_incomplete_call_follows_it_in_order() {
+    let mut chunks = vec![chunk(
+        calls(vec![call(
+            0,
+            Some("call_a"),
+            Some("Read"),
+            Some("{\"file_path\":"),
+        )]),
+        None,
+    )];
+    for i in 0..2_000 {
+        chunks.push(chunk(json!({"content": format!("{i} ")}), None));
+    }
+    chunks.push(chunk(
+        calls(vec![call(0, None, None, Some("\"/a\"}"))]),
+        None,
+    ));
+    chunks.push(chunk(json!({"content": "end"}), Some("stop")));
+    let out = replay_stream::<AnthropicMessages>(ctx(), &sse(&chunks, true), 4096).unwrap();
+    let events = parse_client_sse(&out);
+    assert_eq!(check_order(&events), Ok("message_stop"));
+    let message = assemble(&events);
+    assert_eq!(message["content"][0]["input"], json!({"file_path": "/a"}));
+    let text = message["content"][1]["text"].as_str().unwrap();
+    assert!(text.starts_with("0 1 2 ") && text.ends_with("1998 1999 end"));
+    assert_eq!(message["content"].as_array().unwrap().len(), 2);
+}
