@@ -1,0 +1,14 @@
+//! cligate: a self-hosted gateway that lets Claude Code, Codex CLI and Gemini CLI work against
+//! internal OpenAI-compatible models. Each client dialect is translated by a WebAssembly
+//! component (an *adapter*) loaded from a plugins directory and hot-reloaded; this crate is the
+//! host that owns all I/O. See docs/architecture.md.
+
+pub mod adapter_host;
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod pivot;
+pub mod proxy;
+pub mod routes;
+pub mod upstream;

@@ -1,0 +1,242 @@
+//! Host-side policy on the pivot request: choose the backend model, then adjust the pivot to
+//! what that model takes. This is pivot-format knowledge (Chat Completions), not dialect
+//! knowledge, so it lives here and applies to every adapter alike.
+//!
+//! Only the top level of the body is parsed (values stay raw), so a 76 KB request is not turned
+//! into a DOM; `messages` is parsed only when the model lacks vision or reasoning support.
+
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
+
+use crate::config::{Config, glob_matches};
+use crate::error::GatewayError;
+
+/// Where a request goes and what the backend model takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutedModel {
+    /// The name the backend knows.
+    pub backend_model: String,
+    /// Output cap, if configured.
+    pub max_output_tokens: Option<u64>,
+    /// Accepts images.
+    pub vision: bool,
+    /// Accepts reasoning parameters and history.
+    pub reasoning: bool,
+}
+
+/// First matching `[[models]]` rule, else `default_model`, else the requested name unchanged.
+pub fn route_model(config: &Config, requested: &str) -> RoutedModel {
+    if let Some(rule) = config
+        .models
+        .iter()
+        .find(|rule| glob_matches(&rule.pattern, requested))
+    {
+        return RoutedModel {
+            backend_model: rule.backend_model.clone(),
+            max_output_tokens: rule.max_output_tokens,
+            vision: rule.vision,
+            reasoning: rule.reasoning,
+        };
+    }
+    RoutedModel {
+        backend_model: config
+            .default_model
+            .clone()
+            .unwrap_or_else(|| requested.to_owned()),
+        max_output_tokens: None,
+        vision: true,
+        reasoning: true,
+    }
+}
+
+type TopLevel = BTreeMap<String, Box<RawValue>>;
+
+fn raw(json: String) -> Result<Box<RawValue>, GatewayError> {
+    RawValue::from_string(json)
+        .map_err(|e| GatewayError::Internal(format!("building pivot JSON: {e}")))
+}
+
+/// Rewrite the pivot body for `routed`: set `model`, clamp the output limit, and drop what the
+/// model cannot take (each drop adds a warning).
+pub fn adjust_pivot(
+    body: &[u8],
+    routed: &RoutedModel,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<u8>, GatewayError> {
+    let mut top: TopLevel =
+        serde_json::from_slice(body).map_err(|e| GatewayError::AdapterInternal {
+            adapter: "(pivot)".to_owned(),
+            version: String::new(),
+            message: format!("the adapter produced a pivot body that is not a JSON object: {e}"),
+        })?;
+    top.insert(
+        "model".to_owned(),
+        raw(serde_json::Value::String(routed.backend_model.clone()).to_string())?,
+    );
+    if let Some(cap) = routed.max_output_tokens {
+        for key in ["max_tokens", "max_completion_tokens"] {
+            let asked = top.get(key).and_then(|v| v.get().parse::<u64>().ok());
+            if let Some(asked) = asked
+                && asked > cap
+            {
+                top.insert(key.to_owned(), raw(cap.to_string())?);
+                warnings.push(format!("{key} clamped from {asked} to {cap}"));
+            }
+        }
+    }
+    if !routed.reasoning && top.remove("reasoning_effort").is_some() {
+        warnings.push("reasoning effort dropped: the model does not reason".to_owned());
+    }
+    if (!routed.vision || !routed.reasoning)
+        && let Some(messages) = top.get("messages")
+    {
+        {
+            let mut messages: Vec<BTreeMap<String, Box<RawValue>>> =
+                serde_json::from_str(messages.get()).map_err(|e| {
+                    GatewayError::AdapterInternal {
+                        adapter: "(pivot)".to_owned(),
+                        version: String::new(),
+                        message: format!("pivot messages are malformed: {e}"),
+                    }
+                })?;
+            let mut images = 0usize;
+            let mut reasoning = 0usize;
+            for message in &mut messages {
+                if !routed.reasoning {
+                    for key in ["reasoning_content", "reasoning"] {
+                        if message.remove(key).is_some() {
+                            reasoning += 1;
+                        }
+                    }
+                }
+                if !routed.vision
+                    && let Some(content) = message.get("content")
+                    && content.get().starts_with('[')
+                {
+                    let parts: Vec<Box<RawValue>> = serde_json::from_str(content.get())
+                        .map_err(|e| GatewayError::Internal(format!("pivot content: {e}")))?;
+                    let before = parts.len();
+                    let kept: Vec<Box<RawValue>> = parts
+                        .into_iter()
+                        .filter(|part| !is_image_part(part))
+                        .collect();
+                    if kept.len() != before {
+                        images += before - kept.len();
+                        let content = if kept.is_empty() {
+                            raw("\"[image omitted: the model does not accept images]\"".to_owned())?
+                        } else {
+                            raw(serde_json::to_string(&kept)
+                                .map_err(|e| GatewayError::Internal(e.to_string()))?)?
+                        };
+                        message.insert("content".to_owned(), content);
+                    }
+                }
+            }
+            if images > 0 {
+                warnings.push(format!(
+                    "{images} image(s) dropped: the model does not accept images"
+                ));
+            }
+            if reasoning > 0 {
+                warnings.push(format!(
+                    "reasoning history dropped from {reasoning} message(s): the model does not reason"
+                ));
+            }
+            top.insert(
+                "messages".to_owned(),
+                raw(serde_json::to_string(&messages)
+                    .map_err(|e| GatewayError::Internal(e.to_string()))?)?,
+            );
+        }
+    }
+    serde_json::to_vec(&top).map_err(|e| GatewayError::Internal(format!("serialising pivot: {e}")))
+}
+
+fn is_image_part(part: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<&'a str>,
+    }
+    serde_json::from_str::<Kind>(part.get())
+        .map(|k| {
+            matches!(
+                k.kind,
+                Some("image_url") | Some("input_image") | Some("image")
+            )
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn routed(vision: bool, reasoning: bool, cap: Option<u64>) -> RoutedModel {
+        RoutedModel {
+            backend_model: "qwen3".into(),
+            max_output_tokens: cap,
+            vision,
+            reasoning,
+        }
+    }
+
+    #[test]
+    fn sets_model_and_clamps() {
+        let mut warnings = Vec::new();
+        let out = adjust_pivot(
+            br#"{"model":"claude-x","max_tokens":64000,"messages":[]}"#,
+            &routed(true, true, Some(8192)),
+            &mut warnings,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "qwen3");
+        assert_eq!(v["max_tokens"], 8192);
+        assert_eq!(warnings, vec!["max_tokens clamped from 64000 to 8192"]);
+    }
+
+    #[test]
+    fn drops_images_and_reasoning_when_unsupported() {
+        let mut warnings = Vec::new();
+        let body = br#"{"model":"m","reasoning_effort":"high","messages":[
+            {"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"data:x"}}]},
+            {"role":"assistant","content":"ok","reasoning_content":"thought"},
+            {"role":"user","content":[{"type":"image_url","image_url":{"url":"data:y"}}]}]}"#;
+        let out = adjust_pivot(body, &routed(false, false, None), &mut warnings).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert!(v.get("reasoning_effort").is_none());
+        assert_eq!(v["messages"][0]["content"].as_array().unwrap().len(), 1);
+        assert!(v["messages"][1].get("reasoning_content").is_none());
+        assert!(
+            v["messages"][2]["content"]
+                .as_str()
+                .unwrap()
+                .contains("omitted")
+        );
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+    }
+
+    #[test]
+    fn routing_rules_then_default_then_passthrough() {
+        let mut config = Config::default();
+        assert_eq!(route_model(&config, "gpt-5").backend_model, "gpt-5");
+        config.default_model = Some("fallback".into());
+        assert_eq!(route_model(&config, "gpt-5").backend_model, "fallback");
+        config.models.push(crate::config::ModelRule {
+            pattern: "gpt-*".into(),
+            backend_model: "qwen".into(),
+            max_output_tokens: Some(10),
+            context_window: None,
+            vision: false,
+            reasoning: true,
+        });
+        let r = route_model(&config, "gpt-5");
+        assert_eq!(
+            (r.backend_model.as_str(), r.max_output_tokens, r.vision),
+            ("qwen", Some(10), false)
+        );
+    }
+}
