@@ -3,13 +3,14 @@
 //!
 //! Routes (the host strips the query, so `?beta=true` is tolerated):
 //! - `POST /v1/messages` — translated, streamed (SSE) or not;
-//! - `POST /v1/messages/count_tokens` — answered locally with an estimate (see [`tokens`]);
-//! - `GET /v1/models`, `GET /v1/models/{id}` — local, Anthropic's list shape, only for
+//! - `POST /v1/messages/count_tokens` — answered locally with an estimate: one token per
+//!   4 bytes of text, flat costs for images and documents (details in `tokens.rs`);
+//! - `GET /v1/models`, `GET /v1/models/{*id}` — local, Anthropic's list shape, only for
 //!   requests with an `anthropic-version` header (other dialects share the path);
 //! - `HEAD /` — local 200, Claude Code's start-up probe.
 //!
-//! The mapping itself is in [`request`] (client → pivot), [`response`] (whole answers) and
-//! [`stream`] (streamed answers); errors in [`error`].
+//! The mapping itself is in `request.rs` (client → pivot), `response.rs` (whole answers)
+//! and `stream.rs` (streamed answers); errors in `error.rs`.
 
 mod error;
 mod local;

@@ -36,7 +36,7 @@ struct TokenCount {
 }
 
 /// `POST /v1/messages/count_tokens` → `{"input_tokens":N}`, estimated as described in
-/// [`crate::tokens`] (≈ 4 bytes of text per token, flat costs for images and documents).
+/// `tokens.rs` (≈ 4 bytes of text per token, flat costs for images and documents).
 fn count_tokens(req: &ClientRequest) -> Result<ClientResponse, AdapterError> {
     let parsed: MessagesRequest = json::parse_request(&req.body)?;
     Ok(json::response(
