@@ -105,6 +105,7 @@ impl Gateway {
             .env("CLIGATE_ADDR_FILE", &addr_file)
             .env("CLIGATE_CACHE_DIR", &cache_dir)
             .env("CLIGATE_LOG_FORMAT", "text")
+            .env("NO_COLOR", "1")
             .env("CLIGATE_SHUTDOWN_GRACE_MS", "2000")
             .env(
                 "RUST_LOG",

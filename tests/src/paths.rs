@@ -27,7 +27,8 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The `cligate` binary: `CLIGATE_BIN`, else `target/release/cligate`, else
-/// `target/debug/cligate`.
+/// `target/debug/cligate`; when both exist, the newer one (a stale release build left over
+/// from earlier work would otherwise silently win over a fresh debug build).
 pub fn cligate_bin() -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("CLIGATE_BIN") {
         let p = PathBuf::from(p);
@@ -37,11 +38,22 @@ pub fn cligate_bin() -> anyhow::Result<PathBuf> {
         return Ok(p);
     }
     let target = target_dir();
-    for profile in ["release", "debug"] {
-        let p = target.join(profile).join("cligate");
-        if p.is_file() {
-            return Ok(p);
+    let found: Vec<PathBuf> = ["release", "debug"]
+        .iter()
+        .map(|profile| target.join(profile).join("cligate"))
+        .filter(|p| p.is_file())
+        .collect();
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match found.as_slice() {
+        [only] => return Ok(only.clone()),
+        [release, debug] => {
+            return Ok(if modified(debug) > modified(release) {
+                debug.clone()
+            } else {
+                release.clone()
+            });
         }
+        _ => {}
     }
     bail!(
         "no cligate binary: set CLIGATE_BIN, or build it with `cargo build --release -p cligate` \

@@ -277,14 +277,13 @@ async fn admin_lists_the_loaded_adapter_and_its_routes() {
         a["file"]
     );
     let routes = a["routes"].as_array().unwrap();
-    assert!(routes.iter().any(|r| r["method"] == "POST"
-        && r["path"] == "/misbehave/{mode}"
-        && r["action"] == "translate"));
-    assert!(
-        routes.iter().any(|r| r["method"] == "GET"
-            && r["path"] == "/misbehave/info"
-            && r["action"] == "local")
-    );
+    let has = |method: &str, path: &str, action: &str| {
+        routes
+            .iter()
+            .any(|r| r["method"] == method && r["path"] == path && r["action"] == action)
+    };
+    assert!(has("POST", "/misbehave/{mode}", "translate"), "{routes:#?}");
+    assert!(has("GET", "/misbehave/info", "local"), "{routes:#?}");
     let reloads = admin["reloads"].as_array().unwrap();
     assert!(
         reloads
