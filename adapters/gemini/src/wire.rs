@@ -34,7 +34,7 @@ pub struct GenerateContentRequest<'a> {
     #[serde(default, alias = "cached_content")]
     pub cached_content: Option<IgnoredAny>,
     /// Code Assist only: the CLI's session id.
-    #[serde(default, borrow, alias = "sessionId")]
+    #[serde(default, borrow, rename = "session_id", alias = "sessionId")]
     pub session_id: Option<Cow<'a, str>>,
 }
 
