@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{
@@ -59,6 +61,27 @@ impl WasiView for GuestState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// The clock adapters see: always zero. Adapters get time from `request-context.created-unix`.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
     }
 }
 
@@ -378,7 +401,17 @@ impl Session {
         engine: &AdapterEngine,
     ) -> Result<Session, GatewayError> {
         let stderr = MemoryOutputPipe::new(GUEST_STDERR_BYTES);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        // Purity is enforced, not just asked for: the clocks are frozen at zero and every
+        // source of randomness is a fixed seed, so a translation depends only on its inputs
+        // (and a recorded exchange replays byte for byte).
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .secure_random(StdRng::seed_from_u64(0))
+            .insecure_random(StdRng::seed_from_u64(1))
+            .insecure_random_seed(0)
+            .build();
         let memory_bytes = engine.sandbox.memory_mb.saturating_mul(1 << 20);
         let limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(memory_bytes).unwrap_or(usize::MAX))

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::adapter_host::AdapterEngine;
 use crate::adapter_host::registry::AdapterRegistry;
 use crate::adapter_host::reload::Reloader;
+use crate::adapter_host::wit::latest::types::RouteAction;
 use crate::config::Config;
 use crate::proxy::{AppState, handle};
 use crate::upstream::Upstream;
@@ -110,7 +111,10 @@ async fn admin_adapters(State(state): State<Arc<AppState>>) -> Json<serde_json::
                     "method": r.method,
                     "path": r.path,
                     "when_header": r.when_header,
-                    "action": format!("{:?}", r.action).to_lowercase(),
+                    "action": match r.action {
+                        RouteAction::Translate => "translate",
+                        RouteAction::Local => "local",
+                    },
                 })).collect::<Vec<_>>(),
                 "sessions": a.stats.sessions.load(Ordering::Relaxed),
                 "traps": a.stats.traps.load(Ordering::Relaxed),

@@ -189,8 +189,12 @@ impl<A: Adapter> wit_dialect::Guest for Export<A> {
 #[macro_export]
 macro_rules! register_adapter {
     ($adapter:ty) => {
+        // Only the Wasm build exports the component: the export names contain `:`, which a
+        // native linker's version script rejects, and native builds are for tests.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         type __CligateAdapterExport = $crate::Export<$adapter>;
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_adapter_component!(__CligateAdapterExport with_types_in $crate::bindings);
     };
 }

@@ -13,7 +13,8 @@
 //! - reasoning in the history is `reasoning_content` on assistant messages;
 //! - a streamed request sets `stream: true` and `stream_options.include_usage: true`.
 
-use std::collections::HashSet;
+// A BTreeSet, not a HashSet: hashing seeds from `wasi:random`, and adapters stay deterministic.
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -552,7 +553,7 @@ impl ChatAnswer {
 #[derive(Debug)]
 struct CallIds {
     seed: String,
-    seen: HashSet<String>,
+    seen: BTreeSet<String>,
     synthesised: usize,
 }
 
@@ -565,7 +566,7 @@ impl CallIds {
             .collect();
         CallIds {
             seed,
-            seen: HashSet::new(),
+            seen: BTreeSet::new(),
             synthesised: 0,
         }
     }
