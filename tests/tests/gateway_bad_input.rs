@@ -72,10 +72,16 @@ async fn malformed_json_is_400() {
         let err = assert_openai_error(&body);
         assert_eq!(err["type"], "invalid_request_error", "{body}");
     }
-    // Well-formed JSON that is not a chat request.
-    let (status, body) = post_chat(&s, &json!({"model": CLIENT_MODEL, "messages": "nope"})).await;
-    assert_eq!(status, 400, "{body}");
-    assert_openai_error(&body);
+    // Well-formed JSON without what a chat request requires.
+    for incomplete in [
+        json!({"messages": [{"role": "user", "content": "no model"}]}),
+        json!({"model": CLIENT_MODEL}),
+        json!([1, 2, 3]),
+    ] {
+        let (status, body) = post_chat(&s, &incomplete).await;
+        assert_eq!(status, 400, "for {incomplete}: {body}");
+        assert_openai_error(&body);
+    }
     assert_eq!(
         s.upstream.request_count(),
         0,
