@@ -384,7 +384,11 @@ impl Conversation {
         if !self.pending.is_empty() {
             self.flush_user();
             self.messages.extend(tool_messages);
-            self.answer_unanswered(notes);
+            // A turn of responses only may be followed by another with the rest of them;
+            // anything else closes the calls.
+            if !rest.is_empty() {
+                self.answer_unanswered(notes);
+            }
         }
         self.user_parts.extend(rest);
     }

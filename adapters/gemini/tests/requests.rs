@@ -253,6 +253,23 @@ fn broken_histories_still_make_a_valid_chat_conversation() {
 }
 
 #[test]
+fn responses_split_over_two_user_turns_still_pair_with_their_calls() {
+    let (pivot, body) = pivot_of(json!({"contents": [
+        {"role": "user", "parts": [{"text": "go"}]},
+        {"role": "model", "parts": [
+            {"functionCall": {"id": "a", "name": "f", "args": {}}},
+            {"functionCall": {"id": "b", "name": "f", "args": {}}}
+        ]},
+        {"role": "user", "parts": [{"functionResponse": {"id": "a", "name": "f", "response": {"output": "A"}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"id": "b", "name": "f", "response": {"output": "B"}}}]},
+        {"role": "user", "parts": [{"text": "thanks"}]}
+    ]}));
+    assert_eq!(roles(&body), ["user", "assistant", "tool", "tool", "user"]);
+    assert_eq!(body["messages"][3]["tool_call_id"], "b");
+    assert!(pivot.warnings.is_empty(), "{:?}", pivot.warnings);
+}
+
+#[test]
 fn media_parts_map_to_images_text_or_a_warned_placeholder() {
     let (pivot, body) = pivot_of(json!({"contents": [{"role": "user", "parts": [
         {"text": "look"},
