@@ -17,13 +17,13 @@ use serde_json::value::RawValue;
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentRequest<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "null_as_empty", borrow)]
     pub contents: Vec<Content<'a>>,
     #[serde(default, borrow, alias = "system_instruction")]
     pub system_instruction: Option<SystemInstruction<'a>>,
     /// Each entry is one `Tool` object keyed by its kind (`functionDeclarations`,
     /// `googleSearch`, …); read per key so unknown kinds can be reported.
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "null_as_empty", borrow)]
     pub tools: Vec<BTreeMap<String, &'a RawValue>>,
     #[serde(default, alias = "tool_config")]
     pub tool_config: Option<ToolConfig>,
@@ -83,7 +83,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SystemInstruction<'a> {
 pub struct Content<'a> {
     #[serde(default, borrow)]
     pub role: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "null_as_empty", borrow)]
     pub parts: Vec<Part<'a>>,
 }
 
@@ -152,7 +152,7 @@ pub struct FunctionResponse<'a> {
     #[serde(default, borrow)]
     pub response: Option<&'a RawValue>,
     /// Multimodal function responses: media the tool returned.
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "null_as_empty", borrow)]
     pub parts: Vec<Part<'a>>,
 }
 
@@ -186,7 +186,11 @@ pub struct ToolConfig {
 pub struct FunctionCallingConfig {
     #[serde(default)]
     pub mode: Option<String>,
-    #[serde(default, alias = "allowed_function_names")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        alias = "allowed_function_names"
+    )]
     pub allowed_function_names: Vec<String>,
 }
 
@@ -202,7 +206,7 @@ pub struct GenerationConfig<'a> {
     pub top_p: Option<f64>,
     #[serde(default, alias = "top_k")]
     pub top_k: Option<f64>,
-    #[serde(default, alias = "stop_sequences")]
+    #[serde(default, deserialize_with = "null_as_empty", alias = "stop_sequences")]
     pub stop_sequences: Vec<String>,
     #[serde(default, alias = "candidate_count")]
     pub candidate_count: Option<i64>,
@@ -227,7 +231,11 @@ pub struct GenerationConfig<'a> {
     pub seed: Option<IgnoredAny>,
     #[serde(default, alias = "response_logprobs")]
     pub response_logprobs: Option<bool>,
-    #[serde(default, alias = "response_modalities")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        alias = "response_modalities"
+    )]
     pub response_modalities: Vec<String>,
 }
 
@@ -261,7 +269,7 @@ pub struct CodeAssistRequest<'a> {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CountTokensRequest<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, deserialize_with = "null_as_empty", borrow)]
     pub contents: Vec<Content<'a>>,
     #[serde(default, borrow, alias = "generate_content_request")]
     pub generate_content_request: Option<GenerateContentRequest<'a>>,
@@ -279,4 +287,13 @@ pub fn parse<'a, T: Deserialize<'a>>(
             "request body is not valid: {err}"
         ))
     })
+}
+
+/// `null` where a list is expected reads as an empty list (hand-written clients send it).
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Vec<T>>::deserialize(deserializer).map(Option::unwrap_or_default)
 }

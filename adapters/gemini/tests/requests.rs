@@ -484,6 +484,12 @@ fn paths_bodies_and_versions() {
                                     "labels": {"a": "b"}, "futureField": {"deep": [1]}}),
     );
     assert_eq!(body["messages"][0]["content"], "x");
+    // `null` lists read as empty ones.
+    let (_, body) = pivot_of(
+        json!({"contents": [{"role": "user", "parts": null}, {"parts": [{"text": "y"}]}],
+                                    "tools": null, "generationConfig": {"stopSequences": null}}),
+    );
+    assert_eq!(body["messages"], json!([{"role": "user", "content": "y"}]));
 }
 
 #[test]
