@@ -14,7 +14,7 @@ use crate::conversation::{Conversation, Segment, push_joined, user_content};
 use crate::reasoning;
 use crate::state::{State, flat_name};
 use crate::tools::{LOCAL_SHELL, ToolSet};
-use crate::wire::{self, Item, Part, TextOr};
+use crate::wire::{self, Item, Part, Str, TextOr};
 
 /// The `include` value that asks for reasoning `encrypted_content`.
 const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
@@ -24,7 +24,7 @@ pub fn translate(
     req: &ClientRequest,
     options: &RequestOptions,
 ) -> Result<PivotRequest, AdapterError> {
-    let wire: wire::Request<'_> = serde_json::from_slice(&req.body)
+    let mut wire: wire::Request<'_> = serde_json::from_slice(&req.body)
         .map_err(|err| AdapterError::InvalidRequest(format!("request body is not valid: {err}")))?;
     let model = wire
         .model
@@ -37,26 +37,26 @@ pub fn translate(
     let mut notes = Notes::default();
     record_identifying_fields(&wire, &mut notes);
 
-    let (instructions_text, instruction_items) = split(wire.instructions.as_ref());
-    let (input_text, input_items) = split(wire.input.as_ref());
-    let items = || instruction_items.iter().chain(input_items.iter());
+    let (instructions_text, mut instruction_items) = split(wire.instructions.take());
+    let (input_text, mut input_items) = split(wire.input.take());
 
     // Tools come from `tools` and from `additional_tools` input items; a
     // `configuration_update` item changes the reasoning effort mid-conversation.
+    // Items are consumed by value so long strings move into the pivot instead of being copied.
     let mut tools = ToolSet::default();
-    for tool in wire.tools.iter().flatten() {
+    for tool in wire.tools.take().into_iter().flatten() {
         tools.add(tool, None, &mut notes)?;
     }
-    let mut effort = wire.reasoning.as_ref().and_then(|r| r.effort.as_deref());
-    for item in items() {
+    let mut effort = wire.reasoning.as_mut().and_then(|r| r.effort.take());
+    for item in instruction_items.iter_mut().chain(input_items.iter_mut()) {
         match item.kind() {
             "additional_tools" => {
-                for tool in item.tools.iter().flatten() {
+                for tool in item.tools.take().into_iter().flatten() {
                     tools.add(tool, None, &mut notes)?;
                 }
             }
             "configuration_update" => {
-                if let Some(update) = item.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
+                if let Some(update) = item.reasoning.as_mut().and_then(|r| r.effort.take()) {
                     effort = Some(update);
                 }
             }
@@ -69,19 +69,16 @@ pub fn translate(
     };
     let mut conversation = Conversation::default();
     if let Some(text) = instructions_text {
-        let text = redact.text(text, "instructions", &mut notes);
-        conversation.system(text.into_owned());
+        let text = redact.text(text.into_owned(), "instructions", &mut notes);
+        conversation.system(text);
     }
-    for (index, item) in items().enumerate() {
+    for (index, item) in instruction_items.into_iter().chain(input_items).enumerate() {
         add_item(item, index, &mut conversation, &redact, &mut notes)?;
     }
     if let Some(text) = input_text {
-        let text = redact.text(text, "input", &mut notes);
+        let text = redact.text(text.into_owned(), "input", &mut notes);
         if !text.is_empty() {
-            conversation.user(
-                cligate_adapter_sdk::pivot::Content::Text(text.into_owned()),
-                &mut notes,
-            );
+            conversation.user(cligate_adapter_sdk::pivot::Content::Text(text), &mut notes);
         }
     }
     let messages = conversation.finish(&mut notes);
@@ -131,7 +128,7 @@ pub fn translate(
         max_tokens: wire.max_output_tokens,
         temperature: wire.temperature,
         top_p: wire.top_p,
-        reasoning_effort: effort.and_then(|effort| map_effort(effort, &mut notes)),
+        reasoning_effort: effort.and_then(|effort| map_effort(&effort, &mut notes)),
         response_format,
         ..Default::default()
     };
@@ -152,11 +149,11 @@ pub fn translate(
     })
 }
 
-fn split<'w, 'a>(field: Option<&'w TextOr<'a, Item<'a>>>) -> (Option<&'w str>, &'w [Item<'a>]) {
+fn split<'a>(field: Option<TextOr<'a, Item<'a>>>) -> (Option<Str<'a>>, Vec<Item<'a>>) {
     match field {
-        Some(TextOr::Text(text)) => (Some(text.as_ref()), &[]),
-        Some(TextOr::List(items)) => (None, items.as_slice()),
-        None => (None, &[]),
+        Some(TextOr::Text(text)) => (Some(text), Vec::new()),
+        Some(TextOr::List(items)) => (None, items),
+        None => (None, Vec::new()),
     }
 }
 
@@ -204,7 +201,7 @@ fn record_identifying_fields(wire: &wire::Request<'_>, notes: &mut Notes) {
 }
 
 fn add_item(
-    item: &Item<'_>,
+    item: Item<'_>,
     index: usize,
     conversation: &mut Conversation,
     redact: &Redactor,
@@ -224,7 +221,7 @@ fn add_item(
             };
             let flat = flat_name(item.namespace.as_deref(), name);
             let arguments = wire::raw_arguments(item.arguments);
-            conversation.tool_call(call_id(item, index), flat, arguments, notes);
+            conversation.tool_call(call_id(&item, index), flat, arguments, notes);
         }
         "custom_tool_call" => {
             let Some(name) = item.name.as_deref() else {
@@ -236,20 +233,21 @@ fn add_item(
                 input: item.input.as_deref().unwrap_or_default(),
             })
             .map_err(|err| AdapterError::Internal(err.to_string()))?;
-            conversation.tool_call(call_id(item, index), flat, arguments, notes);
+            conversation.tool_call(call_id(&item, index), flat, arguments, notes);
         }
         "local_shell_call" => {
             let arguments = local_shell_arguments(item.action);
             conversation.tool_call(
-                call_id(item, index),
+                call_id(&item, index),
                 LOCAL_SHELL.to_owned(),
                 arguments,
                 notes,
             );
         }
         "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" => {
-            let (text, images) = tool_output(item.output.as_ref(), notes);
-            conversation.tool_result(&call_id(item, index), text, images, notes);
+            let call_id = call_id(&item, index);
+            let (text, images) = tool_output(item.output, notes);
+            conversation.tool_result(&call_id, text, images, notes);
         }
         "additional_tools" | "configuration_update" => {}
         "" => {
@@ -271,36 +269,28 @@ fn call_id(item: &Item<'_>, index: usize) -> String {
 }
 
 fn add_message(
-    item: &Item<'_>,
+    item: Item<'_>,
     index: usize,
     conversation: &mut Conversation,
     redact: &Redactor,
     notes: &mut Notes,
 ) {
     let role = item.role.as_deref().unwrap_or("user");
-    let segments = segments(item.content.as_ref(), notes);
-    let location = format!("input[{index}]");
+    let segments = segments(item.content, notes);
+    let location = || format!("input[{index}]");
     match role {
         "assistant" => {
-            let mut text = String::new();
-            for segment in segments {
-                match segment {
-                    Segment::Text(piece) => push_joined(&mut text, &piece),
-                    Segment::Image(..) => notes.warn("dropped image in an assistant message"),
-                }
-            }
+            let text = join_texts(segments, |_| {
+                notes.warn("dropped image in an assistant message")
+            });
             conversation.assistant_text(&text, notes);
         }
         "system" | "developer" => {
-            let mut text = String::new();
-            for segment in segments {
-                match segment {
-                    Segment::Text(piece) => push_joined(&mut text, &piece),
-                    Segment::Image(..) => notes.warn("dropped image in a system message"),
-                }
-            }
-            let text = redact.text(&text, &location, notes);
-            conversation.system(text.into_owned());
+            let text = join_texts(segments, |_| {
+                notes.warn("dropped image in a system message")
+            });
+            let text = redact.text(text, &location(), notes);
+            conversation.system(text);
         }
         other => {
             if other != "user" {
@@ -310,8 +300,8 @@ fn add_message(
                 .into_iter()
                 .filter_map(|segment| match segment {
                     Segment::Text(text) => {
-                        let text = redact.text(&text, &location, notes);
-                        (!text.trim().is_empty()).then(|| Segment::Text(text.into_owned()))
+                        let text = redact.text(text, &location(), notes);
+                        (!text.trim().is_empty()).then_some(Segment::Text(text))
                     }
                     image => Some(image),
                 })
@@ -323,34 +313,45 @@ fn add_message(
     }
 }
 
+/// The texts of a message joined; the first piece is moved, not copied.
+fn join_texts(segments: Vec<Segment>, mut on_image: impl FnMut(Segment)) -> String {
+    let mut text = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Text(piece) if text.is_empty() => text = piece,
+            Segment::Text(piece) => push_joined(&mut text, &piece),
+            image => on_image(image),
+        }
+    }
+    text
+}
+
 /// Message content or tool output as ordered text and image segments.
-fn segments(content: Option<&TextOr<'_, Part<'_>>>, notes: &mut Notes) -> Vec<Segment> {
+fn segments(content: Option<TextOr<'_, Part<'_>>>, notes: &mut Notes) -> Vec<Segment> {
     match content {
         None => Vec::new(),
-        Some(TextOr::Text(text)) => vec![Segment::Text(text.as_ref().to_owned())],
+        Some(TextOr::Text(text)) => vec![Segment::Text(text.into_owned())],
         Some(TextOr::List(parts)) => parts
-            .iter()
+            .into_iter()
             .filter_map(|part| segment(part, notes))
             .collect(),
     }
 }
 
-fn segment(part: &Part<'_>, notes: &mut Notes) -> Option<Segment> {
+fn segment(part: Part<'_>, notes: &mut Notes) -> Option<Segment> {
     let kind = part.kind.as_deref().unwrap_or("input_text");
     match kind {
-        "input_text" | "output_text" | "text" | "summary_text" | "reasoning_text" => part
-            .text
-            .as_deref()
-            .map(|text| Segment::Text(text.to_owned())),
+        "input_text" | "output_text" | "text" | "summary_text" | "reasoning_text" => {
+            part.text.map(|text| Segment::Text(text.into_owned()))
+        }
         "refusal" => part
             .refusal
-            .as_deref()
-            .or(part.text.as_deref())
-            .map(|text| Segment::Text(text.to_owned())),
-        "input_image" => match part.image_url.as_ref().filter(|url| !url.0.is_empty()) {
+            .or(part.text)
+            .map(|text| Segment::Text(text.into_owned())),
+        "input_image" => match part.image_url.filter(|url| !url.0.is_empty()) {
             Some(url) => Some(Segment::Image(
-                url.0.as_ref().to_owned(),
-                part.detail.as_deref().map(str::to_owned),
+                url.0.into_owned(),
+                part.detail.map(Cow::into_owned),
             )),
             None => {
                 notes.warn("dropped input_image without an image_url");
@@ -364,21 +365,16 @@ fn segment(part: &Part<'_>, notes: &mut Notes) -> Option<Segment> {
     }
 }
 
-fn tool_output(output: Option<&TextOr<'_, Part<'_>>>, notes: &mut Notes) -> (String, Vec<Segment>) {
-    let mut text = String::new();
+fn tool_output(output: Option<TextOr<'_, Part<'_>>>, notes: &mut Notes) -> (String, Vec<Segment>) {
+    // Tool messages carry text only: images are handed back separately.
     let mut images = Vec::new();
-    for segment in segments(output, notes) {
-        match segment {
-            Segment::Text(piece) => push_joined(&mut text, &piece),
-            image => images.push(image),
-        }
-    }
+    let text = join_texts(segments(output, notes), |image| images.push(image));
     (text, images)
 }
 
 /// The reasoning text of a replayed reasoning item: the gateway's own encoding when present
 /// (it is the exact text), else the raw `content`, else the summary.
-fn reasoning_text(item: &Item<'_>, notes: &mut Notes) -> Option<String> {
+fn reasoning_text(item: Item<'_>, notes: &mut Notes) -> Option<String> {
     if let Some(encrypted) = item.encrypted_content.as_deref().filter(|e| !e.is_empty()) {
         match reasoning::decode(encrypted) {
             Some(text) => return Some(text).filter(|t| !t.is_empty()),
@@ -386,19 +382,14 @@ fn reasoning_text(item: &Item<'_>, notes: &mut Notes) -> Option<String> {
             None => notes.warn("dropped foreign reasoning encrypted_content"),
         }
     }
-    let mut text = String::new();
-    for segment in segments(item.content.as_ref(), notes) {
-        if let Segment::Text(piece) = segment {
-            push_joined(&mut text, &piece);
-        }
-    }
+    let mut text = join_texts(segments(item.content, notes), |_| {});
     if text.is_empty() {
-        for part in item.summary.iter().flatten() {
-            if let Some(piece) = part.text.as_deref().filter(|t| !t.is_empty()) {
+        for part in item.summary.into_iter().flatten() {
+            if let Some(piece) = part.text.filter(|t| !t.is_empty()) {
                 if !text.is_empty() {
                     text.push_str("\n\n");
                 }
-                text.push_str(piece);
+                text.push_str(&piece);
             }
         }
     }
@@ -618,12 +609,12 @@ impl Redactor {
     const OPEN: &'static str = "<environment_context>";
     const CLOSE: &'static str = "</environment_context>";
 
-    fn text<'t>(&self, text: &'t str, location: &str, notes: &mut Notes) -> Cow<'t, str> {
+    fn text(&self, text: String, location: &str, notes: &mut Notes) -> String {
         if !self.enabled || !text.contains(Self::OPEN) {
-            return Cow::Borrowed(text);
+            return text;
         }
         let mut out = String::with_capacity(text.len());
-        let mut rest = text;
+        let mut rest = text.as_str();
         while let Some(start) = rest.find(Self::OPEN) {
             let Some(len) = rest[start..].find(Self::CLOSE) else {
                 break;
@@ -638,7 +629,7 @@ impl Redactor {
             rest = &rest[end..];
         }
         out.push_str(rest);
-        Cow::Owned(out.trim().to_owned())
+        out.trim().to_owned()
     }
 }
 

@@ -6,6 +6,7 @@
 //! cannot run (`web_search`, …). Everything expressible becomes a function; the reverse map
 //! goes into the [`State`] so calls come back as what Codex declared.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use cligate_adapter_sdk::AdapterError;
@@ -47,29 +48,27 @@ impl ToolSet {
     /// Add one declared tool (a namespace adds its members).
     pub fn add(
         &mut self,
-        tool: &wire::Tool<'_>,
+        mut tool: wire::Tool<'_>,
         namespace: Option<&str>,
         notes: &mut Notes,
     ) -> Result<(), AdapterError> {
-        let kind = tool.kind.as_deref().unwrap_or("function");
+        let kind = tool.kind.take();
+        let kind = kind.as_deref().unwrap_or("function");
         match kind {
             "function" => {
-                let name = self.declared_name(tool, kind)?;
+                let description = tool.description.take().map(Cow::into_owned);
+                let name = declared_name(&tool, kind)?;
                 let flat = flat_name(namespace, name);
                 let parameters = tool.parameters.map(RawValue::to_owned);
-                let mut function = Tool::function(
-                    flat.clone(),
-                    tool.description.as_deref().map(str::to_owned),
-                    parameters,
-                );
+                let mut function = Tool::function(flat.clone(), description, parameters);
                 // `strict: false` is every backend's default; only a request for strictness matters.
                 function.function.strict = tool.strict.filter(|strict| *strict);
                 self.push(function, flat, name, namespace, ToolKind::Function, notes);
             }
             "custom" => {
-                let name = self.declared_name(tool, kind)?;
+                let name = declared_name(&tool, kind)?;
                 let flat = flat_name(namespace, name);
-                let description = custom_description(tool);
+                let description = custom_description(&tool);
                 let function = Tool::function(
                     flat.clone(),
                     Some(description),
@@ -78,7 +77,7 @@ impl ToolSet {
                 self.push(function, flat, name, namespace, ToolKind::Custom, notes);
             }
             "namespace" => {
-                let Some(ns) = tool.name.as_deref() else {
+                let Some(ns) = tool.name.as_deref().map(str::to_owned) else {
                     return Err(AdapterError::InvalidRequest(
                         "a namespace tool needs a name".to_owned(),
                     ));
@@ -88,9 +87,9 @@ impl ToolSet {
                     Some(outer) if outer != crate::state::DEFAULT_NAMESPACE => {
                         format!("{outer}__{ns}")
                     }
-                    _ => ns.to_owned(),
+                    _ => ns,
                 };
-                for member in tool.tools.iter().flatten() {
+                for member in tool.tools.into_iter().flatten() {
                     self.add(member, Some(&path), notes)?;
                 }
             }
@@ -112,17 +111,6 @@ impl ToolSet {
             hosted => notes.warn(format!("dropped hosted tool {hosted}")),
         }
         Ok(())
-    }
-
-    fn declared_name<'t>(
-        &self,
-        tool: &'t wire::Tool<'_>,
-        kind: &str,
-    ) -> Result<&'t str, AdapterError> {
-        tool.name
-            .as_deref()
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| AdapterError::InvalidRequest(format!("a {kind} tool needs a name")))
     }
 
     fn push(
@@ -149,6 +137,13 @@ impl ToolSet {
         }
         self.tools.push(function);
     }
+}
+
+fn declared_name<'t>(tool: &'t wire::Tool<'_>, kind: &str) -> Result<&'t str, AdapterError> {
+    tool.name
+        .as_deref()
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| AdapterError::InvalidRequest(format!("a {kind} tool needs a name")))
 }
 
 fn raw(json: &str) -> Result<Box<RawValue>, AdapterError> {
@@ -189,7 +184,7 @@ mod tests {
         let declared: Vec<wire::Tool<'_>> = serde_json::from_str(json).unwrap();
         let mut set = ToolSet::default();
         let mut notes = Notes::default();
-        for tool in &declared {
+        for tool in declared {
             set.add(tool, None, &mut notes).unwrap();
         }
         (set, notes)
@@ -262,7 +257,11 @@ mod tests {
         let declared: Vec<wire::Tool<'_>> =
             serde_json::from_str(r#"[{"type":"function"}]"#).unwrap();
         let err = ToolSet::default()
-            .add(&declared[0], None, &mut Notes::default())
+            .add(
+                declared.into_iter().next().unwrap(),
+                None,
+                &mut Notes::default(),
+            )
             .unwrap_err();
         assert!(matches!(err, AdapterError::InvalidRequest(_)));
     }
