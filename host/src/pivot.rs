@@ -153,6 +153,55 @@ pub fn adjust_pivot(
     serde_json::to_vec(&top).map_err(|e| GatewayError::Internal(format!("serialising pivot: {e}")))
 }
 
+/// A whole Chat Completions answer as the stream events a backend would have sent: one chunk
+/// with the message (content, reasoning, tool calls by index), one with the finish reason, one
+/// with the usage. Fails when the body is not a completion at all.
+pub fn completion_as_stream(body: &[u8]) -> Result<Vec<String>, GatewayError> {
+    let garbage = |why: &str| {
+        let start: String = String::from_utf8_lossy(body).chars().take(80).collect();
+        GatewayError::UpstreamGarbage(format!("expected an event stream, got {why}: {start:?}"))
+    };
+    let answer: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| garbage("a body that is not JSON"))?;
+    if let Some(error) = answer.get("error") {
+        return Ok(vec![serde_json::json!({ "error": error }).to_string()]);
+    }
+    let choice = answer
+        .get("choices")
+        .and_then(|c| c.get(0))
+        .ok_or_else(|| garbage("JSON without choices"))?;
+    let message = choice.get("message").cloned().unwrap_or_default();
+    let mut delta = serde_json::Map::new();
+    for key in ["content", "reasoning_content", "reasoning", "refusal"] {
+        if let Some(value) = message.get(key).filter(|v| !v.is_null()) {
+            delta.insert(key.to_owned(), value.clone());
+        }
+    }
+    if let Some(calls) = message.get("tool_calls").and_then(|c| c.as_array()) {
+        let indexed: Vec<serde_json::Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| {
+                let mut call = call.clone();
+                if let Some(object) = call.as_object_mut() {
+                    object.insert("index".to_owned(), index.into());
+                }
+                call
+            })
+            .collect();
+        delta.insert("tool_calls".to_owned(), indexed.into());
+    }
+    let mut events = vec![
+        serde_json::json!({"choices": [{"index": 0, "delta": delta}]}).to_string(),
+        serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason")}]})
+            .to_string(),
+    ];
+    if let Some(usage) = answer.get("usage").filter(|u| !u.is_null()) {
+        events.push(serde_json::json!({"choices": [], "usage": usage}).to_string());
+    }
+    Ok(events)
+}
+
 fn is_image_part(part: &RawValue) -> bool {
     #[derive(serde::Deserialize)]
     struct Kind<'a> {
@@ -217,6 +266,25 @@ mod tests {
                 .contains("omitted")
         );
         assert_eq!(warnings.len(), 3, "{warnings:?}");
+    }
+
+    #[test]
+    fn whole_answer_replayed_as_stream_events_and_garbage_refused() {
+        let events = completion_as_stream(
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hi",
+            "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            "finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(events.len(), 3);
+        let first: serde_json::Value = serde_json::from_str(&events[0]).unwrap();
+        assert_eq!(first["choices"][0]["delta"]["content"], "hi");
+        assert_eq!(first["choices"][0]["delta"]["tool_calls"][0]["index"], 0);
+        assert!(matches!(
+            completion_as_stream(b"<html>502</html>"),
+            Err(GatewayError::UpstreamGarbage(_))
+        ));
+        assert!(completion_as_stream(br#"{"ok":1}"#).is_err());
     }
 
     #[test]

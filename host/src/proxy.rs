@@ -269,6 +269,41 @@ async fn serve(
         };
     }
 
+    let is_event_stream = upstream_response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    if !is_event_stream {
+        // Some backends ignore `stream: true` and answer with one JSON completion. Replay it
+        // as a stream; anything else (an HTML error page behind a 200) is a bad gateway,
+        // refused before the client has seen a byte.
+        let body = match state
+            .upstream
+            .read_capped(
+                upstream_response,
+                state.config.limits.max_upstream_body_bytes,
+            )
+            .await
+        {
+            Ok(body) => body,
+            Err(error) => return Err(render_with(session, fail(&site, error))),
+        };
+        let events = match crate::pivot::completion_as_stream(&body) {
+            Ok(events) => events,
+            Err(error) => return Err(render_with(session, fail(&site, error))),
+        };
+        return match replay_whole(&mut session, &ctx, events).await {
+            Ok(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                apply_headers(response.headers_mut(), &pivot.stream_headers);
+                add_warning_headers(response.headers_mut(), &warnings);
+                Ok(response)
+            }
+            Err(error) => Err(render_with(session, fail(&site, error))),
+        };
+    }
+
     let stream = match session.open_stream(&ctx).await {
         Ok(stream) => stream,
         Err(error) => return Err(render_with(session, fail(&site, error))),
@@ -293,6 +328,25 @@ async fn serve(
         drop(permit);
     });
     Ok(response)
+}
+
+/// Translate a stream that is already complete (a whole answer replayed as events).
+async fn replay_whole(
+    session: &mut Session,
+    ctx: &RequestContext,
+    events: Vec<String>,
+) -> Result<Vec<u8>, GatewayError> {
+    let stream = session.open_stream(ctx).await?;
+    let mut out = Vec::new();
+    for data in events {
+        out.extend(
+            session
+                .push(stream, &SseEvent { event: None, data })
+                .await?,
+        );
+    }
+    out.extend(session.finish(stream).await?);
+    Ok(out)
 }
 
 /// A failure whose error should be rendered by this (possibly still healthy) session.
