@@ -94,10 +94,19 @@ impl State {
 
 /// The name a tool gets on the backend. Tools of the default `functions` namespace keep their
 /// own name (Codex runs `exec` from the `functions` namespace when called plainly, as the
-/// code-mode capture shows); any other namespace is prefixed: `<namespace>__<tool>`.
+/// code-mode capture shows); any other namespace is prefixed: `<namespace>__<tool>`, or
+/// `<namespace><tool>` when the namespace already ends in `__` (Codex's MCP namespaces look
+/// like `mcp__server__`, which gives the familiar `mcp__server__tool`). The state, not this
+/// spelling, maps names back.
 pub fn flat_name(namespace: Option<&str>, name: &str) -> String {
     match namespace {
-        Some(ns) if !ns.is_empty() && ns != DEFAULT_NAMESPACE => format!("{ns}__{name}"),
+        Some(ns) if !ns.is_empty() && ns != DEFAULT_NAMESPACE => {
+            if ns.ends_with("__") {
+                format!("{ns}{name}")
+            } else {
+                format!("{ns}__{name}")
+            }
+        }
         _ => name.to_owned(),
     }
 }
@@ -133,5 +142,6 @@ mod tests {
         assert_eq!(flat_name(Some("functions"), "exec"), "exec");
         assert_eq!(flat_name(None, "exec"), "exec");
         assert_eq!(flat_name(Some("clock"), "sleep"), "clock__sleep");
+        assert_eq!(flat_name(Some("mcp__rmcp__"), "echo"), "mcp__rmcp__echo");
     }
 }

@@ -85,7 +85,7 @@ impl ToolSet {
                 // A namespace nested in a namespace keeps the whole path in its prefix.
                 let path = match namespace {
                     Some(outer) if outer != crate::state::DEFAULT_NAMESPACE => {
-                        format!("{outer}__{ns}")
+                        flat_name(Some(outer), &ns)
                     }
                     _ => ns,
                 };

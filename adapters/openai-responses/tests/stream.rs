@@ -531,3 +531,34 @@ fn unreadable_upstream_chunk_is_an_error() {
         .is_err()
     );
 }
+
+#[test]
+fn mcp_style_namespace_round_trips() {
+    let (pivot, body) = common::translate_body(json!({
+        "model": "m", "stream": true, "input": "x",
+        "tools": [{"type": "namespace", "name": "mcp__rmcp__", "tools": [
+            {"type": "function", "name": "echo", "parameters": {"type": "object"}}]}]
+    }));
+    assert_eq!(body["tools"][0]["function"]["name"], "mcp__rmcp__echo");
+    let assembled = check(&replay(
+        &pivot.state,
+        &[
+            delta(
+                json!({"tool_calls": [{"index": 0, "id": "call_m", "function": {"name": "mcp__rmcp__echo", "arguments": "{\"message\":\"hi\"}"}}]}),
+            ),
+            finish("tool_calls"),
+        ],
+    ));
+    assert_eq!(assembled.items[0]["name"], "echo");
+    assert_eq!(assembled.items[0]["namespace"], "mcp__rmcp__");
+    // Replayed as history, the namespaced call gets the same flat name back.
+    let (_, body) = common::translate_body(json!({
+        "model": "m", "input": [
+            {"type": "function_call", "call_id": "call_m", "namespace": "mcp__rmcp__", "name": "echo", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_m", "output": "hi"}]
+    }));
+    assert_eq!(
+        body["messages"][0]["tool_calls"][0]["function"]["name"],
+        "mcp__rmcp__echo"
+    );
+}
