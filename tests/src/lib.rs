@@ -13,8 +13,10 @@
 //! and, for the SDK tests, `npm ci --prefix tests/node`.
 
 pub mod chat;
+pub mod claude;
 pub mod fixture;
 pub mod gateway;
+pub mod gemini;
 pub mod node;
 pub mod paths;
 pub mod sse;
