@@ -35,6 +35,9 @@ step "build the gateway (release) and the test binaries"
 cargo build --locked --release -p cligate
 cargo test --locked --release --workspace --no-run
 
+step "deploy/: compose, Kubernetes and Dockerfile checks, config examples (no Docker engine needed)"
+CLIGATE_BIN="$root/target/release/cligate" deploy/validate.sh
+
 step "clippy (all targets, warnings are errors)"
 cargo clippy --locked --release --workspace --all-targets -- -D warnings
 
