@@ -43,6 +43,6 @@ cargo clippy --locked --release --workspace --all-targets -- -D warnings
 
 step "tests"
 export CLIGATE_BIN="$root/target/release/cligate"
-cargo test --locked --release --workspace -- --test-threads "${CLIGATE_TEST_THREADS:-2}"
+cargo test --locked --release --workspace --no-fail-fast -- --test-threads "${CLIGATE_TEST_THREADS:-2}"
 
 printf '\nall checks passed in %ss\n' "$((SECONDS - started))"

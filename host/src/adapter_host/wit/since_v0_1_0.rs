@@ -6,7 +6,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use cligate::adapter::types;
+// `self::`: the package is also called `cligate`, which doctests see as the extern crate.
+pub use self::cligate::adapter::types;
 
 /// The contract version of this module.
 pub const CONTRACT_VERSION: &str = "0.1.0";
