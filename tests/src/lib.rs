@@ -16,6 +16,7 @@ pub mod chat;
 pub mod claude;
 pub mod fixture;
 pub mod gateway;
+pub mod gemini;
 pub mod node;
 pub mod paths;
 pub mod sse;
