@@ -5,6 +5,7 @@
 
 pub mod adapter_host;
 pub mod app;
+pub mod authoring;
 pub mod body;
 pub mod config;
 pub mod error;

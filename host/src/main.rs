@@ -32,12 +32,17 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Write, build and replay-test adapters (see docs/adapters.md).
+    #[command(subcommand)]
+    Adapter(cligate::authoring::AdapterCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config_path = match &cli.command {
         Command::Serve { config } | Command::Check { config } => config.clone(),
+        // Needs no configuration and no server.
+        Command::Adapter(command) => return cligate::authoring::run(command),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(config) => config,
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { .. } => runtime.block_on(cligate::app::serve(config)),
         Command::Check { .. } => runtime.block_on(check(config)),
+        Command::Adapter(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
