@@ -227,6 +227,17 @@ impl GeminiCli {
         prompt: &str,
         timeout: Duration,
     ) -> anyhow::Result<CliRun> {
+        self.run_with(gateway_base, prompt, &[], timeout).await
+    }
+
+    /// [`GeminiCli::run`] with extra arguments (`-m internal-coder`).
+    pub async fn run_with(
+        &self,
+        gateway_base: &str,
+        prompt: &str,
+        extra_args: &[&str],
+        timeout: Duration,
+    ) -> anyhow::Result<CliRun> {
         let bin = node_bin("gemini")?;
         let mut cmd = tokio::process::Command::new(&bin);
         cmd.args([
@@ -237,6 +248,7 @@ impl GeminiCli {
             "--output-format",
             "json",
         ])
+        .args(extra_args)
         .current_dir(self.work())
         .env_clear()
         .envs(self.env(gateway_base))

@@ -6,7 +6,8 @@
 //! 3. two parallel `read_file` calls in one answer;
 //! 4. an upstream error mid-stream: the CLI retries, then reports the error and exits;
 //!
-//! and a high classifier score routing the turn to the CLI's pro model.
+//! and a high classifier score routing the turn to the CLI's pro model, and `-m` skipping the
+//! classifier.
 //!
 //! Each run: `gemini -p … -y --skip-trust --output-format json` in a scratch work dir, with only
 //! PATH, TERM, LANG, HOME (holding `.gemini/settings.json`), TMPDIR, `GEMINI_API_KEY` and
@@ -237,6 +238,41 @@ async fn plain_answer_after_the_classifier() {
         "one main call on the routed flash model: {models:?}"
     );
     assert_eq!(s.upstream.queued(), 0);
+}
+
+/// `-m <name>` pins the model: no classifier call, the turn goes out under that name (routed
+/// by the gateway like any other).
+#[tokio::test]
+async fn explicit_model_skips_the_classifier() {
+    let s = stack().await;
+    let cli = GeminiCli::new().unwrap();
+    s.upstream.push(Reply::text_stream("pinned", 2));
+    let run = cli
+        .run_with(
+            &s.gateway.base_url(),
+            "Say hi",
+            &["-m", "internal-coder"],
+            CLI_TIMEOUT,
+        )
+        .await
+        .unwrap();
+    eprintln!("{}", run.dump());
+    let v = answer(&run);
+    assert_eq!(v["response"].as_str().unwrap().trim(), "pinned");
+    let reqs = s.upstream.requests();
+    assert_eq!(reqs.len(), 1, "no classifier call");
+    assert!(!is_classifier(&reqs[0]));
+    assert_eq!(reqs[0].json()["stream"], true);
+    assert_eq!(reqs[0].json()["model"], backend_model());
+    assert_no_gemini_leak(&reqs[0]);
+    assert_no_installation_id(&reqs, &cli);
+    let models = models_by_role(&v);
+    assert!(
+        models
+            .iter()
+            .any(|(m, role, n)| m == "internal-coder" && role == "main" && *n == 1),
+        "{models:?}"
+    );
 }
 
 /// A high complexity score routes the turn to yet another model name (the configured pro
