@@ -76,12 +76,28 @@ pub enum GatewayError {
     /// The upstream's answer could not be read.
     #[error("upstream sent an unreadable answer: {0}")]
     UpstreamGarbage(String),
+    /// A gateway key is required and the request carries none, or a wrong one.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// Too many requests in flight here.
     #[error("the gateway is at capacity, retry shortly")]
     Overloaded,
     /// A bug or an unexpected state inside the gateway.
     #[error("internal gateway error: {0}")]
     Internal(String),
+}
+
+/// How an upstream error bears on failover and the upstream's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamVerdict {
+    /// Not the upstream's fault (a 4xx about the request): answer the client.
+    Fine,
+    /// The upstream is failing (connect error, 5xx): count it, try the next target.
+    Failover,
+    /// The upstream asked to slow down (429): keep it out for `Retry-After`, try the next.
+    RateLimited,
+    /// The upstream is failing but retrying elsewhere is unwise (timeout after sending).
+    Unhealthy,
 }
 
 impl GatewayError {
@@ -110,8 +126,27 @@ impl GatewayError {
                 504 => ErrorKind::Timeout,
                 _ => ErrorKind::Upstream,
             },
+            GatewayError::Unauthenticated(_) => ErrorKind::Authentication,
             GatewayError::Overloaded => ErrorKind::Overloaded,
             GatewayError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// What this error says about the upstream that produced it, for failover and passive
+    /// health. Only errors from before the first byte reached the client are ever retried.
+    pub fn upstream_verdict(&self) -> UpstreamVerdict {
+        match self {
+            // Nothing reached the backend, or it refused: another target may do.
+            GatewayError::UpstreamUnreachable(_) => UpstreamVerdict::Failover,
+            GatewayError::UpstreamStatus { status: 429, .. } => UpstreamVerdict::RateLimited,
+            GatewayError::UpstreamStatus { status, .. } if *status >= 500 => {
+                UpstreamVerdict::Failover
+            }
+            // The backend took the request and went quiet: it may still be generating, so
+            // sending it elsewhere would double the load and the wait. It counts against the
+            // upstream's health all the same.
+            GatewayError::UpstreamTimeout(_) => UpstreamVerdict::Unhealthy,
+            _ => UpstreamVerdict::Fine,
         }
     }
 
@@ -155,6 +190,7 @@ impl GatewayError {
             GatewayError::UpstreamTimeout(_) => "upstream_timeout",
             GatewayError::UpstreamStatus { .. } => "upstream_status",
             GatewayError::UpstreamGarbage(_) => "upstream_garbage",
+            GatewayError::Unauthenticated(_) => "unauthenticated",
             GatewayError::Overloaded => "overloaded",
             GatewayError::Internal(_) => "internal",
         }

@@ -5,11 +5,15 @@
 
 pub mod adapter_host;
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod authoring;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod pivot;
 pub mod proxy;
 pub mod routes;
+pub mod routing;
 pub mod upstream;

@@ -1,5 +1,5 @@
-//! Host-side policy on the pivot request: choose the backend model, then adjust the pivot to
-//! what that model takes. This is pivot-format knowledge (Chat Completions), not dialect
+//! Host-side policy on the pivot request: adjust it to what the routed backend model takes
+//! (see `routing` for the choice of model), and read the token usage of its answer. This is pivot-format knowledge (Chat Completions), not dialect
 //! knowledge, so it lives here and applies to every adapter alike.
 //!
 //! Only the top level of the body is parsed (values stay raw), so a 76 KB request is not turned
@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
-use crate::config::{Config, glob_matches};
 use crate::error::GatewayError;
 
 /// Where a request goes and what the backend model takes.
@@ -23,31 +22,6 @@ pub struct RoutedModel {
     pub vision: bool,
     /// Accepts reasoning parameters and history.
     pub reasoning: bool,
-}
-
-/// First matching `[[models]]` rule, else `default_model`, else the requested name unchanged.
-pub fn route_model(config: &Config, requested: &str) -> RoutedModel {
-    if let Some(rule) = config
-        .models
-        .iter()
-        .find(|rule| glob_matches(&rule.pattern, requested))
-    {
-        return RoutedModel {
-            backend_model: rule.backend_model.clone(),
-            max_output_tokens: rule.max_output_tokens,
-            vision: rule.vision,
-            reasoning: rule.reasoning,
-        };
-    }
-    RoutedModel {
-        backend_model: config
-            .default_model
-            .clone()
-            .unwrap_or_else(|| requested.to_owned()),
-        max_output_tokens: None,
-        vision: true,
-        reasoning: true,
-    }
 }
 
 type TopLevel = BTreeMap<String, Box<RawValue>>;
@@ -202,6 +176,72 @@ pub fn completion_as_stream(body: &[u8]) -> Result<Vec<String>, GatewayError> {
     Ok(events)
 }
 
+/// Token counts of one answer, as far as the backend reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input: Option<u64>,
+    /// Completion tokens (reasoning included, as backends count them).
+    pub output: Option<u64>,
+    /// Prompt tokens served from the backend's cache.
+    pub cached: Option<u64>,
+    /// Completion tokens spent on reasoning.
+    pub reasoning: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct WithUsage {
+    #[serde(default)]
+    usage: Option<RawUsage>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<Details>,
+    completion_tokens_details: Option<Details>,
+}
+
+#[derive(serde::Deserialize)]
+struct Details {
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<RawUsage> for Usage {
+    fn from(raw: RawUsage) -> Self {
+        Usage {
+            input: raw.prompt_tokens,
+            output: raw.completion_tokens,
+            cached: raw.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            reasoning: raw
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens),
+        }
+    }
+}
+
+/// The usage of a whole Chat Completions answer.
+pub fn usage_in_body(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<WithUsage>(body)
+        .ok()?
+        .usage
+        .map(Usage::from)
+}
+
+/// The usage of a stream chunk. Only chunks whose data has a `"usage"` key followed by an
+/// object are parsed at all (the one usage chunk at the end, usually), so the host does not
+/// parse the stream it relays.
+pub fn usage_in_event(data: &str) -> Option<Usage> {
+    let at = data.find("\"usage\"")?;
+    let rest = data[at + 7..].trim_start().strip_prefix(':')?.trim_start();
+    if !rest.starts_with('{') {
+        return None;
+    }
+    usage_in_body(data.as_bytes())
+}
+
 fn is_image_part(part: &RawValue) -> bool {
     #[derive(serde::Deserialize)]
     struct Kind<'a> {
@@ -269,6 +309,35 @@ mod tests {
     }
 
     #[test]
+    fn usage_from_bodies_and_only_usage_chunks() {
+        let usage = usage_in_event(
+            r#"{"choices":[],"usage": {"prompt_tokens":10,"completion_tokens":5,
+            "prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                input: Some(10),
+                output: Some(5),
+                cached: Some(4),
+                reasoning: Some(2)
+            }
+        );
+        assert_eq!(
+            usage_in_event(r#"{"choices":[{"delta":{"content":"hi"}}]}"#),
+            None
+        );
+        assert_eq!(usage_in_event(r#"{"choices":[],"usage":null}"#), None);
+        assert_eq!(
+            usage_in_body(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#)
+                .unwrap()
+                .input,
+            Some(1)
+        );
+    }
+
+    #[test]
     fn whole_answer_replayed_as_stream_events_and_garbage_refused() {
         let events = completion_as_stream(
             br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hi",
@@ -285,26 +354,5 @@ mod tests {
             Err(GatewayError::UpstreamGarbage(_))
         ));
         assert!(completion_as_stream(br#"{"ok":1}"#).is_err());
-    }
-
-    #[test]
-    fn routing_rules_then_default_then_passthrough() {
-        let mut config = Config::default();
-        assert_eq!(route_model(&config, "gpt-5").backend_model, "gpt-5");
-        config.default_model = Some("fallback".into());
-        assert_eq!(route_model(&config, "gpt-5").backend_model, "fallback");
-        config.models.push(crate::config::ModelRule {
-            pattern: "gpt-*".into(),
-            backend_model: "qwen".into(),
-            max_output_tokens: Some(10),
-            context_window: None,
-            vision: false,
-            reasoning: true,
-        });
-        let r = route_model(&config, "gpt-5");
-        assert_eq!(
-            (r.backend_model.as_str(), r.max_output_tokens, r.vision),
-            ("qwen", Some(10), false)
-        );
     }
 }

@@ -1,39 +1,50 @@
 //! The request path. For every request not answered by a fixed endpoint:
 //!
 //! 1. match the route table of the current registry (pins the adapter version for this request);
-//! 2. read the body (capped, decompressed) and strip the client's credentials;
-//! 3. start a sandboxed session of the adapter;
-//! 4. local route → `answer-local`; translate route → `translate-request`, route the model,
-//!    adjust the pivot for the backend model, call the upstream;
-//! 5. whole answer → `translate-response`; stream → frame upstream SSE, `push` each event,
-//!    `keepalive` while the upstream is silent, then `finish` or `fail`.
+//! 2. check the gateway key (when keys are configured);
+//! 3. read the body (capped, decompressed) and strip the client's credentials;
+//! 4. start a sandboxed session of the adapter;
+//! 5. local route → `answer-local`; translate route → `translate-request`, plan the targets
+//!    (routing), and for each until one answers: adjust the pivot for its backend model and
+//!    call its upstream — failing over on connect errors, 5xx and 429 before the client has
+//!    seen a byte;
+//! 6. whole answer → `translate-response`; stream → frame upstream SSE, `push` each event,
+//!    `keepalive` while the upstream is silent, then `finish` or `fail`;
+//! 7. count the request in the metrics and hand its record to the audit log.
 //!
 //! Every failure is rendered by the adapter in the client's dialect (`translate-error`, or
 //! `fail` once a stream has begun).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
+use http_body::Body as _;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceAny;
 
 use crate::adapter_host::registry::AdapterRegistry;
 use crate::adapter_host::wit::latest::types::{
-    ClientRequest, ClientResponse, ErrorSite, Header, LocalContext, ModelEntry, RequestContext,
+    ClientRequest, ClientResponse, ErrorSite, Header, LocalContext, PivotRequest, RequestContext,
     RequestOptions, RouteAction, SseEvent,
 };
 use crate::adapter_host::{AdapterEngine, LoadedAdapter, Session, unix_now};
+use crate::audit::{Attempt, AuditLog, AuditRecord, RemovedRecord};
+use crate::auth::{Keys, Verdict};
 use crate::config::Config;
-use crate::error::GatewayError;
-use crate::pivot::{adjust_pivot, route_model};
+use crate::error::{GatewayError, UpstreamVerdict};
+use crate::metrics::{Metrics, RequestSample};
+use crate::pivot::{Usage, adjust_pivot, usage_in_body, usage_in_event};
 use crate::routes::Lookup;
+use crate::routing::{Router, Target};
 use crate::upstream::{Upstream, next_piece};
 
 /// Request headers that carry the client's credentials: never shown to adapters, never
@@ -51,6 +62,9 @@ const CREDENTIAL_HEADERS: &[&str] = &[
 /// Most warning headers put on one response.
 const MAX_WARNING_HEADERS: usize = 8;
 
+/// The metrics label of requests that matched no route.
+const UNMATCHED: &str = "unmatched";
+
 /// Everything a request needs, shared.
 pub struct AppState {
     /// Configuration.
@@ -59,14 +73,23 @@ pub struct AppState {
     pub engine: Arc<AdapterEngine>,
     /// Loaded adapters.
     pub registry: Arc<AdapterRegistry>,
-    /// The default upstream.
-    pub upstream: Upstream,
+    /// Model routing, upstreams and their health.
+    pub router: Router,
+    /// Gateway keys.
+    pub keys: Arc<Keys>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// Request-path metrics.
+    pub metrics: Metrics,
     /// Concurrency limit.
     pub permits: Arc<Semaphore>,
     /// Request id counter.
     pub sequence: AtomicU64,
     /// Streams in flight (for shutdown logging and metrics).
     pub streams_in_flight: Arc<AtomicU64>,
+    /// Cancelled when the shutdown grace period is over: streams still running end with an
+    /// error event (and their audit record) instead of vanishing.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -77,6 +100,92 @@ impl AppState {
             .unwrap_or(0);
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         format!("req_{millis:x}{:04x}{seq:06x}", std::process::id() & 0xffff)
+    }
+
+    /// Count a finished request and queue its audit record.
+    fn finish(&self, exchange: Exchange) {
+        let Exchange {
+            started,
+            mut record,
+            route,
+            ttfb,
+            ..
+        } = exchange;
+        let duration = started.map(|s| s.elapsed()).unwrap_or_default();
+        record.duration_ms = millis(duration);
+        record.ttfb_ms = ttfb.map(millis);
+        let model = record
+            .backend_model
+            .as_deref()
+            .map(|m| self.router.model_label(m))
+            .unwrap_or(crate::routing::OTHER_MODEL);
+        self.metrics.request(&RequestSample {
+            dialect: record.dialect.as_deref().unwrap_or("none"),
+            route: &route,
+            status: record.status,
+            duration,
+            ttfb,
+            user: &record.user,
+            model,
+            tokens: record.tokens,
+            warnings: &record.warnings,
+        });
+        self.audit.submit(record);
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What is known about a request while it is served: its audit record in the making.
+#[derive(Default)]
+struct Exchange {
+    started: Option<Instant>,
+    record: AuditRecord,
+    /// Metrics label: the matched route pattern or `unmatched`.
+    route: String,
+    /// Until the first body byte went to the client.
+    ttfb: Option<Duration>,
+    /// A stream pump took over the record; `handle` must not finish it.
+    handed_over: bool,
+}
+
+impl Exchange {
+    fn elapsed(&self) -> Duration {
+        self.started.map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    fn adapter(&mut self, adapter: &LoadedAdapter) {
+        self.record.dialect = Some(adapter.dialect.clone());
+        self.record.adapter = Some(adapter.name.clone());
+        self.record.adapter_version = Some(adapter.version.clone());
+    }
+
+    fn pivot(&mut self, pivot: &PivotRequest, include_values: bool) {
+        self.record.requested_model = Some(pivot.model.clone());
+        self.record.stream = pivot.stream;
+        self.record.client_software = pivot.client_software.clone();
+        self.record.session_id = pivot.session_id.clone();
+        self.record.warnings = pivot.warnings.clone();
+        self.record.removed = pivot
+            .removed
+            .iter()
+            .map(|r| RemovedRecord {
+                location: r.location.clone(),
+                value: include_values.then(|| r.value.clone()),
+            })
+            .collect();
+    }
+
+    fn attempt(&mut self, target: &Target, outcome: String) {
+        self.record.upstream = Some(target.slot.name().to_owned());
+        self.record.backend_model = Some(target.routed.backend_model.clone());
+        self.record.attempts.push(Attempt {
+            upstream: target.slot.name().to_owned(),
+            model: target.routed.backend_model.clone(),
+            outcome,
+        });
     }
 }
 
@@ -94,18 +203,38 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request<Body>) 
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
+    let mut exchange = Exchange {
+        started: Some(started),
+        route: UNMATCHED.to_owned(),
+        record: AuditRecord {
+            time: crate::audit::rfc3339(SystemTime::now()),
+            request_id: request_id.clone(),
+            user: crate::auth::ANONYMOUS.to_owned(),
+            client_addr: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.to_string()),
+            method: method.clone(),
+            path: path.clone(),
+            ..AuditRecord::default()
+        },
+        ..Exchange::default()
+    };
     let site = ErrorSite {
         request_id: request_id.clone(),
         path: path.clone(),
-        query: query.clone(),
+        query: query.as_deref().and_then(strip_key_param),
         client_model: None,
     };
-    let result = serve(&state, request, &request_id, site.clone()).await;
-    let response = match result {
+    let result = serve(&state, request, &request_id, site, &mut exchange).await;
+    let mut response = match result {
         Ok(response) => response,
-        Err(failure) => render_failure(&state, failure).await,
+        Err(failure) => {
+            exchange.record.outcome = "error".to_owned();
+            exchange.record.error_class = Some(failure.error.class().to_owned());
+            render_failure(&state, failure).await
+        }
     };
-    let mut response = response;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-cligate-request-id", value);
     }
@@ -113,10 +242,20 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request<Body>) 
         request_id = %request_id,
         method = %method,
         path = %path,
+        user = %exchange.record.user,
         status = response.status().as_u16(),
         ms = started.elapsed().as_millis() as u64,
         "request"
     );
+    if !exchange.handed_over {
+        exchange.record.status = response.status().as_u16();
+        if exchange.record.outcome.is_empty() {
+            exchange.record.outcome = "ok".to_owned();
+        }
+        exchange.record.bytes_out = response.body().size_hint().exact().unwrap_or(0);
+        exchange.ttfb = Some(exchange.elapsed());
+        state.finish(exchange);
+    }
     response
 }
 
@@ -125,6 +264,7 @@ async fn serve(
     request: Request<Body>,
     request_id: &str,
     mut site: ErrorSite,
+    exchange: &mut Exchange,
 ) -> Result<Response, Failure> {
     let registry = state.registry.current();
     let (parts, body) = request.into_parts();
@@ -134,6 +274,42 @@ async fn serve(
         .lookup(parts.method.as_str(), parts.uri.path(), |name| {
             headers.contains_key(name)
         });
+    let renderer = match &lookup {
+        Lookup::Found(route) => Some(&route.adapter),
+        Lookup::MethodNotAllowed(adapter) => Some(*adapter),
+        Lookup::NotFound(adapter) => *adapter,
+    };
+    if let Lookup::Found(route) = &lookup {
+        exchange.adapter(&route.adapter);
+        exchange.route = format!("{} {}", route.method, route.path);
+        exchange.record.route = Some(exchange.route.clone());
+    }
+
+    // The key first: without one, every answer (even a 404) is the same 401.
+    let verdict = state.keys.check(
+        parts.method.as_str(),
+        parts.uri.path(),
+        headers,
+        parts.uri.query(),
+    );
+    let refusal = match &verdict {
+        Verdict::Missing => Some((
+            "missing",
+            "a gateway key is required: send it as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=",
+        )),
+        Verdict::Invalid => Some(("invalid", "the gateway key is not valid")),
+        Verdict::Open | Verdict::User(_) => None,
+    };
+    if let Some((reason, message)) = refusal {
+        state.metrics.auth_failure(reason);
+        return Err(Failure {
+            adapter: renderer.cloned(),
+            site,
+            error: GatewayError::Unauthenticated(message.to_owned()),
+        });
+    }
+    exchange.record.user = verdict.user().to_owned();
+
     let route = match lookup {
         Lookup::Found(route) => route,
         Lookup::MethodNotAllowed(adapter) => {
@@ -180,6 +356,7 @@ async fn serve(
     )
     .await
     .map_err(|e| fail(&site, e))?;
+    exchange.record.bytes_in = body.len() as u64;
     let client_request = ClientRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -196,7 +373,7 @@ async fn serve(
         let ctx = LocalContext {
             request_id: request_id.to_owned(),
             created_unix: unix_now(),
-            models: model_entries(&state.config),
+            models: state.router.model_entries(),
         };
         return match session.answer_local(&client_request, &ctx).await {
             Ok(answer) => Ok(client_response(answer, &[])),
@@ -206,50 +383,46 @@ async fn serve(
 
     let options = RequestOptions {
         request_id: request_id.to_owned(),
-        redact_environment: false,
+        redact_environment: state.config.redact_environment,
     };
     let pivot = match session.translate_request(&client_request, &options).await {
         Ok(pivot) => pivot,
         Err(error) => return Err(render_with(session, fail(&site, error))),
     };
     site.client_model = Some(pivot.model.clone());
-    let routed = route_model(&state.config, &pivot.model);
-    let mut warnings = pivot.warnings.clone();
-    let body = match adjust_pivot(&pivot.body, &routed, &mut warnings) {
-        Ok(body) => body,
-        Err(error) => return Err(render_with(session, fail(&site, error))),
-    };
-    if !warnings.is_empty() {
-        tracing::warn!(request_id, adapter = %adapter.name, warnings = ?warnings, "translation warnings");
-    }
+    exchange.pivot(&pivot, state.audit.include_removed_values());
     tracing::debug!(
         request_id,
         client_model = %pivot.model,
-        backend_model = %routed.backend_model,
         stream = pivot.stream,
         client = pivot.client_software.as_deref().unwrap_or("-"),
         removed = pivot.removed.len(),
-        "routed"
+        "translated"
     );
+
+    let (target, upstream_response, warnings) =
+        match call_upstream(state, &pivot, &adapter.dialect, request_id, exchange).await {
+            Ok(answered) => answered,
+            Err(error) => return Err(render_with(session, fail(&site, error))),
+        };
+    exchange.record.warnings = warnings.clone();
+    if !warnings.is_empty() {
+        tracing::warn!(request_id, adapter = %adapter.name, warnings = ?warnings, "translation warnings");
+    }
+    let upstream = target.slot.upstream.clone();
     let ctx = RequestContext {
         request_id: request_id.to_owned(),
         created_unix: unix_now(),
         client_model: pivot.model.clone(),
-        backend_model: routed.backend_model.clone(),
+        backend_model: target.routed.backend_model.clone(),
         path: client_request.path.clone(),
         query: client_request.query.clone(),
         warnings: warnings.clone(),
         state: pivot.state.clone(),
     };
 
-    let upstream_response = match state.upstream.send(body, pivot.stream).await {
-        Ok(response) => response,
-        Err(error) => return Err(render_with(session, fail(&site, error))),
-    };
-
     if !pivot.stream {
-        let body = match state
-            .upstream
+        let body = match upstream
             .read_capped(
                 upstream_response,
                 state.config.limits.max_upstream_body_bytes,
@@ -259,6 +432,7 @@ async fn serve(
             Ok(body) => body,
             Err(error) => return Err(render_with(session, fail(&site, error))),
         };
+        exchange.record.tokens = usage_in_body(&body).unwrap_or_default();
         return match session.translate_response(&ctx, &body).await {
             Ok(answer) => Ok(client_response(answer, &warnings)),
             Err(GatewayError::AdapterInternal { message, .. }) => Err(render_with(
@@ -278,8 +452,7 @@ async fn serve(
         // Some backends ignore `stream: true` and answer with one JSON completion. Replay it
         // as a stream; anything else (an HTML error page behind a 200) is a bad gateway,
         // refused before the client has seen a byte.
-        let body = match state
-            .upstream
+        let body = match upstream
             .read_capped(
                 upstream_response,
                 state.config.limits.max_upstream_body_bytes,
@@ -293,6 +466,7 @@ async fn serve(
             Ok(events) => events,
             Err(error) => return Err(render_with(session, fail(&site, error))),
         };
+        exchange.record.tokens = usage_in_body(&body).unwrap_or_default();
         return match replay_whole(&mut session, &ctx, events).await {
             Ok(bytes) => {
                 let mut response = Response::new(Body::from(bytes));
@@ -313,12 +487,17 @@ async fn serve(
     *response.status_mut() = StatusCode::OK;
     apply_headers(response.headers_mut(), &pivot.stream_headers);
     add_warning_headers(response.headers_mut(), &warnings);
+    let mut record = std::mem::take(exchange);
+    exchange.handed_over = true;
+    record.record.status = StatusCode::OK.as_u16();
     let pump = StreamPump {
         state: Arc::clone(state),
         session,
         stream,
         ctx,
         tx,
+        upstream,
+        exchange: record,
     };
     let in_flight = Arc::clone(&state.streams_in_flight);
     in_flight.fetch_add(1, Ordering::Relaxed);
@@ -328,6 +507,74 @@ async fn serve(
         drop(permit);
     });
     Ok(response)
+}
+
+/// Send the pivot to the planned targets until one answers. Returns the target, its response
+/// (headers received, status 2xx) and the warnings of the pivot adjusted for it.
+async fn call_upstream(
+    state: &Arc<AppState>,
+    pivot: &PivotRequest,
+    dialect: &str,
+    request_id: &str,
+    exchange: &mut Exchange,
+) -> Result<(Target, reqwest::Response, Vec<String>), GatewayError> {
+    let plan = state.router.plan(&pivot.model, dialect);
+    let policy = state.router.policy();
+    let last = plan.attempts.len().saturating_sub(1);
+    let mut attempts = plan.attempts.into_iter().enumerate();
+    loop {
+        let Some((i, target)) = attempts.next() else {
+            return Err(GatewayError::Internal(
+                "no upstream attempt was made".to_owned(),
+            ));
+        };
+        let mut warnings = pivot.warnings.clone();
+        let body = adjust_pivot(&pivot.body, &target.routed, &mut warnings)?;
+        let name = target.slot.name();
+        let error = match target.slot.upstream.send(body, pivot.stream).await {
+            Ok(response) => {
+                if target.slot.record_success().recovered {
+                    tracing::info!(upstream = name, "upstream recovered");
+                }
+                state.metrics.upstream(name, "ok");
+                exchange.attempt(&target, "ok".to_owned());
+                return Ok((target, response, warnings));
+            }
+            Err(error) => error,
+        };
+        let verdict = error.upstream_verdict();
+        let change = target
+            .slot
+            .record_failure(verdict, error.retry_after(), policy);
+        let outcome = attempt_outcome(&error);
+        state.metrics.upstream(name, outcome);
+        exchange.attempt(&target, outcome.to_owned());
+        if change.ejected {
+            state.metrics.ejection(name);
+            tracing::warn!(upstream = name, eject_ms = policy.eject_ms, error = %error, "upstream ejected");
+        }
+        let retry = matches!(
+            verdict,
+            UpstreamVerdict::Failover | UpstreamVerdict::RateLimited
+        );
+        if !retry || i == last {
+            return Err(error);
+        }
+        state.metrics.failover(name, outcome);
+        tracing::warn!(request_id, upstream = name, error = %error, "failing over to the next target");
+    }
+}
+
+/// The metrics label of a failed attempt.
+fn attempt_outcome(error: &GatewayError) -> &'static str {
+    match error {
+        GatewayError::UpstreamUnreachable(_) => "connect_error",
+        GatewayError::UpstreamTimeout(_) => "timeout",
+        GatewayError::UpstreamStatus { status: 429, .. } => "status_429",
+        GatewayError::UpstreamStatus { status, .. } if *status >= 500 => "status_5xx",
+        GatewayError::UpstreamStatus { .. } => "status_4xx",
+        _ => "error",
+    }
 }
 
 /// Translate a stream that is already complete (a whole answer replayed as events).
@@ -370,6 +617,8 @@ struct StreamPump {
     stream: ResourceAny,
     ctx: RequestContext,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    upstream: Upstream,
+    exchange: Exchange,
 }
 
 enum Ended {
@@ -379,22 +628,34 @@ enum Ended {
     ClientGone,
     /// Something failed mid-stream.
     Failed(GatewayError),
+    /// The shutdown grace period is over.
+    Shutdown,
+}
+
+/// Bytes sent to the client so far, and when the first went.
+#[derive(Default)]
+struct Sent {
+    bytes: usize,
+    first_at: Option<Instant>,
 }
 
 impl StreamPump {
     async fn run(mut self, upstream: reqwest::Response) {
         let started = Instant::now();
-        let limits = self.state.upstream.limits().clone();
+        let limits = self.upstream.limits().clone();
         let idle = limits.idle_timeout();
         let tick = limits.keepalive().min(idle);
         let mut framer = cligate_sse::SseFramer::new(self.state.config.limits.max_event_bytes);
         let mut body = upstream.bytes_stream().boxed();
         let mut last_event = Instant::now();
-        let mut sent_bytes = 0usize;
+        let mut sent = Sent::default();
+        let mut usage = Usage::default();
+        let shutdown = self.state.shutdown.clone();
         let ended = loop {
             let piece = tokio::select! {
                 biased;
                 _ = self.tx.closed() => break Ended::ClientGone,
+                _ = shutdown.cancelled() => break Ended::Shutdown,
                 piece = next_piece(&mut body, tick) => piece,
             };
             match piece {
@@ -404,7 +665,7 @@ impl StreamPump {
                     }
                     match self.session.keepalive(self.stream).await {
                         Ok(bytes) => {
-                            if !send(&self.tx, bytes, &mut sent_bytes).await {
+                            if !send(&self.tx, bytes, &mut sent).await {
                                 break Ended::ClientGone;
                             }
                         }
@@ -423,7 +684,7 @@ impl StreamPump {
                             ));
                         }
                     };
-                    match self.push_all(events, &mut sent_bytes).await {
+                    match self.push_all(events, &mut sent, &mut usage).await {
                         Ok(true) => {}
                         Ok(false) => break Ended::ClientGone,
                         Err(error) => break Ended::Failed(error),
@@ -434,23 +695,38 @@ impl StreamPump {
         // The upstream connection closes here (dropped before any finishing work), which is
         // what cancels the backend's generation when the client went away.
         drop(body);
+        let mut error_class = None;
         let outcome = match ended {
             Ended::ClientGone => "client_gone",
+            Ended::Shutdown => {
+                error_class = Some("shutdown");
+                self.fail(GatewayError::Overloaded, &mut sent).await;
+                "shutdown"
+            }
             Ended::Upstream => {
                 let tail: Vec<_> = framer.finish().into_iter().collect();
-                match self.push_all(tail, &mut sent_bytes).await {
-                    Err(error) => self.fail(error, &mut sent_bytes).await,
+                match self.push_all(tail, &mut sent, &mut usage).await {
+                    Err(error) => {
+                        error_class = Some(error.class());
+                        self.fail(error, &mut sent).await
+                    }
                     Ok(false) => "client_gone",
                     Ok(true) => match self.session.finish(self.stream).await {
                         Ok(bytes) => {
-                            send(&self.tx, bytes, &mut sent_bytes).await;
+                            send(&self.tx, bytes, &mut sent).await;
                             "completed"
                         }
-                        Err(error) => self.fail(error, &mut sent_bytes).await,
+                        Err(error) => {
+                            error_class = Some(error.class());
+                            self.fail(error, &mut sent).await
+                        }
                     },
                 }
             }
-            Ended::Failed(error) => self.fail(error, &mut sent_bytes).await,
+            Ended::Failed(error) => {
+                error_class = Some(error.class());
+                self.fail(error, &mut sent).await
+            }
         };
         tracing::info!(
             request_id = %self.ctx.request_id,
@@ -458,21 +734,35 @@ impl StreamPump {
             version = %self.session.adapter().version,
             backend_model = %self.ctx.backend_model,
             outcome,
-            bytes = sent_bytes,
+            bytes = sent.bytes,
             ms = started.elapsed().as_millis() as u64,
             "stream ended"
         );
+        let mut exchange = std::mem::take(&mut self.exchange);
+        exchange.record.outcome = outcome.to_owned();
+        exchange.record.error_class = error_class.map(str::to_owned);
+        exchange.record.tokens = usage;
+        exchange.record.bytes_out = sent.bytes as u64;
+        exchange.ttfb = sent
+            .first_at
+            .zip(exchange.started)
+            .map(|(first, start)| first.saturating_duration_since(start));
+        self.state.finish(exchange);
     }
 
     /// Push whole events; `Ok(false)` when the client is gone.
     async fn push_all(
         &mut self,
         events: Vec<cligate_sse::Event>,
-        sent_bytes: &mut usize,
+        sent: &mut Sent,
+        usage: &mut Usage,
     ) -> Result<bool, GatewayError> {
         for event in events {
             if event.is_done_sentinel() {
                 continue;
+            }
+            if let Some(found) = usage_in_event(&event.data) {
+                *usage = found;
             }
             let bytes = self
                 .session
@@ -484,7 +774,7 @@ impl StreamPump {
                     },
                 )
                 .await?;
-            if !send(&self.tx, bytes, sent_bytes).await {
+            if !send(&self.tx, bytes, sent).await {
                 return Ok(false);
             }
         }
@@ -493,7 +783,7 @@ impl StreamPump {
 
     /// End the client stream with the dialect's error event. If this session's instance is
     /// dead (trap, deadline), a fresh instance renders it from a new stream state.
-    async fn fail(&mut self, error: GatewayError, sent_bytes: &mut usize) -> &'static str {
+    async fn fail(&mut self, error: GatewayError, sent: &mut Sent) -> &'static str {
         tracing::warn!(
             request_id = %self.ctx.request_id,
             adapter = %self.session.adapter().name,
@@ -510,7 +800,7 @@ impl StreamPump {
         };
         match bytes {
             Some(bytes) => {
-                send(&self.tx, bytes, sent_bytes).await;
+                send(&self.tx, bytes, sent).await;
             }
             None => {
                 // Nothing can render it; end the body with an I/O error so the client sees a
@@ -530,12 +820,13 @@ impl StreamPump {
 async fn send(
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
     bytes: Vec<u8>,
-    sent_bytes: &mut usize,
+    sent: &mut Sent,
 ) -> bool {
     if bytes.is_empty() {
         return true;
     }
-    *sent_bytes += bytes.len();
+    sent.bytes += bytes.len();
+    sent.first_at.get_or_insert_with(Instant::now);
     tx.send(Ok(Bytes::from(bytes))).await.is_ok()
 }
 
@@ -629,36 +920,6 @@ fn strip_key_param(query: &str) -> Option<String> {
     } else {
         Some(kept.join("&"))
     }
-}
-
-fn model_entries(config: &Config) -> Vec<ModelEntry> {
-    let mut entries: Vec<ModelEntry> = config
-        .models
-        .iter()
-        .filter(|rule| !rule.pattern.contains('*'))
-        .map(|rule| ModelEntry {
-            id: rule.pattern.clone(),
-            owned_by: "cligate".to_owned(),
-            context_window: rule.context_window,
-            max_output_tokens: rule.max_output_tokens.and_then(|t| u32::try_from(t).ok()),
-        })
-        .collect();
-    for backend in config
-        .models
-        .iter()
-        .map(|r| r.backend_model.clone())
-        .chain(config.default_model.clone())
-    {
-        if !entries.iter().any(|e| e.id == backend) {
-            entries.push(ModelEntry {
-                id: backend,
-                owned_by: "cligate".to_owned(),
-                context_window: None,
-                max_output_tokens: None,
-            });
-        }
-    }
-    entries
 }
 
 fn client_response(answer: ClientResponse, warnings: &[String]) -> Response {

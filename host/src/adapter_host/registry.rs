@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -59,6 +60,8 @@ pub struct ReloadRecord {
 pub struct AdapterRegistry {
     current: ArcSwap<Registry>,
     history: Mutex<VecDeque<ReloadRecord>>,
+    loads_ok: AtomicU64,
+    loads_failed: AtomicU64,
 }
 
 impl Default for AdapterRegistry {
@@ -66,6 +69,8 @@ impl Default for AdapterRegistry {
         AdapterRegistry {
             current: ArcSwap::from_pointee(Registry::default()),
             history: Mutex::new(VecDeque::new()),
+            loads_ok: AtomicU64::new(0),
+            loads_failed: AtomicU64::new(0),
         }
     }
 }
@@ -83,12 +88,28 @@ impl AdapterRegistry {
 
     /// Record a reload outcome.
     pub fn record(&self, record: ReloadRecord) {
+        if record.action == "load" {
+            let counter = if record.ok {
+                &self.loads_ok
+            } else {
+                &self.loads_failed
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(mut history) = self.history.lock() {
             if history.len() == RELOAD_HISTORY {
                 history.pop_front();
             }
             history.push_back(record);
         }
+    }
+
+    /// Adapter file loads since start: (succeeded, failed). Unlike the history, never trimmed.
+    pub fn load_counts(&self) -> (u64, u64) {
+        (
+            self.loads_ok.load(Ordering::Relaxed),
+            self.loads_failed.load(Ordering::Relaxed),
+        )
     }
 
     /// The reload history, oldest first.
