@@ -489,6 +489,7 @@ async fn serve(
     add_warning_headers(response.headers_mut(), &warnings);
     let mut record = std::mem::take(exchange);
     exchange.handed_over = true;
+    exchange.record.user = record.record.user.clone();
     record.record.status = StatusCode::OK.as_u16();
     let pump = StreamPump {
         state: Arc::clone(state),
