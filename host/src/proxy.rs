@@ -407,7 +407,9 @@ async fn serve(
         };
     exchange.record.warnings = warnings.clone();
     if !warnings.is_empty() {
-        tracing::warn!(request_id, adapter = %adapter.name, warnings = ?warnings, "translation warnings");
+        // Info, not warn: Claude Code gets the same drops (cache hints) on every turn; the
+        // warnings are counted by kind in /metrics and listed in the audit line.
+        tracing::info!(request_id, adapter = %adapter.name, warnings = ?warnings, "translation warnings");
     }
     let upstream = target.slot.upstream.clone();
     let ctx = RequestContext {
@@ -651,6 +653,7 @@ impl StreamPump {
         let mut last_event = Instant::now();
         let mut sent = Sent::default();
         let mut usage = Usage::default();
+        let mut upstream_error: Option<String> = None;
         let shutdown = self.state.shutdown.clone();
         let ended = loop {
             let piece = tokio::select! {
@@ -685,7 +688,10 @@ impl StreamPump {
                             ));
                         }
                     };
-                    match self.push_all(events, &mut sent, &mut usage).await {
+                    match self
+                        .push_all(events, &mut sent, &mut usage, &mut upstream_error)
+                        .await
+                    {
                         Ok(true) => {}
                         Ok(false) => break Ended::ClientGone,
                         Err(error) => break Ended::Failed(error),
@@ -706,7 +712,10 @@ impl StreamPump {
             }
             Ended::Upstream => {
                 let tail: Vec<_> = framer.finish().into_iter().collect();
-                match self.push_all(tail, &mut sent, &mut usage).await {
+                match self
+                    .push_all(tail, &mut sent, &mut usage, &mut upstream_error)
+                    .await
+                {
                     Err(error) => {
                         error_class = Some(error.class());
                         self.fail(error, &mut sent).await
@@ -715,7 +724,18 @@ impl StreamPump {
                     Ok(true) => match self.session.finish(self.stream).await {
                         Ok(bytes) => {
                             send(&self.tx, bytes, &mut sent).await;
-                            "completed"
+                            if let Some(message) = &upstream_error {
+                                tracing::warn!(
+                                    request_id = %self.ctx.request_id,
+                                    adapter = %self.session.adapter().name,
+                                    error = %message,
+                                    "stream failed: the upstream sent an error event"
+                                );
+                                error_class = Some("upstream_error_event");
+                                "failed"
+                            } else {
+                                "completed"
+                            }
                         }
                         Err(error) => {
                             error_class = Some(error.class());
@@ -757,6 +777,7 @@ impl StreamPump {
         events: Vec<cligate_sse::Event>,
         sent: &mut Sent,
         usage: &mut Usage,
+        upstream_error: &mut Option<String>,
     ) -> Result<bool, GatewayError> {
         for event in events {
             if event.is_done_sentinel() {
@@ -765,6 +786,14 @@ impl StreamPump {
             if let Some(found) = usage_in_event(&event.data) {
                 *usage = found;
             }
+            // The adapter turns an upstream error chunk into its dialect's error event; the
+            // host notes it so the stream is logged, audited and counted as failed.
+            let is_error = if let Some(message) = upstream_error_in_event(&event.data) {
+                *upstream_error = Some(message);
+                true
+            } else {
+                false
+            };
             let bytes = self
                 .session
                 .push(
@@ -775,6 +804,9 @@ impl StreamPump {
                     },
                 )
                 .await?;
+            if is_error {
+                pause_before_error_bytes(sent).await;
+            }
             if !send(&self.tx, bytes, sent).await {
                 return Ok(false);
             }
@@ -801,6 +833,7 @@ impl StreamPump {
         };
         match bytes {
             Some(bytes) => {
+                pause_before_error_bytes(sent).await;
                 send(&self.tx, bytes, sent).await;
             }
             None => {
@@ -813,6 +846,51 @@ impl StreamPump {
             }
         }
         "failed"
+    }
+}
+
+/// How long to wait before writing a stream's error bytes after other bytes went out.
+///
+/// `@google/genai` (the SDK inside Gemini CLI) recognises a mid-stream error only when one
+/// network read holds exactly the error object; written right behind the last text frame, both
+/// arrive in one read and the SDK reports "Incomplete JSON segment" instead of the backend's
+/// message. A short pause lets the earlier frames leave first. Errors are rare; the cost is
+/// paid only then.
+const ERROR_FRAME_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+async fn pause_before_error_bytes(sent: &Sent) {
+    if sent.bytes > 0 {
+        tokio::time::sleep(ERROR_FRAME_PAUSE).await;
+    }
+}
+
+/// The message of a pivot error event (`{"error":…}` or vLLM's `{"object":"error",…}`),
+/// looked at only when the data mentions an error at all.
+fn upstream_error_in_event(data: &str) -> Option<String> {
+    if !data.contains("\"error") {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        error: Option<serde_json::Value>,
+        #[serde(default)]
+        object: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let probe: Probe = serde_json::from_str(data).ok()?;
+    match probe.error {
+        Some(serde_json::Value::Null) | None => (probe.object.as_deref() == Some("error"))
+            .then(|| probe.message.unwrap_or_else(|| "upstream error".to_owned())),
+        Some(error) => Some(
+            error
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+                .or_else(|| error.as_str().map(str::to_owned))
+                .unwrap_or_else(|| error.to_string()),
+        ),
     }
 }
 
@@ -974,6 +1052,26 @@ fn add_warning_headers(target: &mut HeaderMap, warnings: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_error_events_are_recognised() {
+        assert_eq!(
+            upstream_error_in_event(r#"{"error":{"message":"boom","type":"x"}}"#).as_deref(),
+            Some("boom")
+        );
+        assert_eq!(
+            upstream_error_in_event(r#"{"object":"error","message":"old vllm"}"#).as_deref(),
+            Some("old vllm")
+        );
+        assert_eq!(
+            upstream_error_in_event(r#"{"choices":[{"delta":{"content":"an \"error\" word"}}]}"#),
+            None
+        );
+        assert_eq!(
+            upstream_error_in_event(r#"{"choices":[],"error":null}"#),
+            None
+        );
+    }
 
     #[test]
     fn key_param_is_stripped() {
