@@ -111,6 +111,10 @@ impl UpstreamSlot {
         retry_after: Option<u32>,
         policy: &Failover,
     ) -> HealthChange {
+        if verdict == UpstreamVerdict::Fine {
+            // It answered (a 4xx about the request): alive and well.
+            return self.record_success();
+        }
         let Ok(mut health) = self.health.lock() else {
             return HealthChange::default();
         };
@@ -614,6 +618,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(a.availability(Instant::now()), Availability::Available);
         assert!(a.record_success().recovered);
+        // A 4xx answer counts as alive: it resets the failure count.
+        a.record_failure(UpstreamVerdict::Failover, None, &policy);
+        a.record_failure(UpstreamVerdict::Fine, None, &policy);
+        assert!(
+            !a.record_failure(UpstreamVerdict::Failover, None, &policy)
+                .ejected
+        );
         assert!(
             !a.record_failure(UpstreamVerdict::Fine, None, &policy)
                 .ejected
