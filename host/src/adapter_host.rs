@@ -32,7 +32,7 @@ use crate::config::Sandbox;
 use crate::error::GatewayError;
 use wit::latest::types::{
     AdapterError, AdapterInfo, ClientRequest, ClientResponse, ErrorSite, GatewayError as WitError,
-    LocalContext, PivotRequest, RequestContext, RequestOptions, RouteAction, SseEvent,
+    LocalContext, PivotRequest, RequestContext, RequestOptions, SseEvent,
 };
 use wit::{AdapterInstance, AdapterPre};
 
@@ -382,7 +382,6 @@ fn validate_info(info: &AdapterInfo) -> anyhow::Result<()> {
                 route.method
             );
         }
-        let _ = matches!(route.action, RouteAction::Translate | RouteAction::Local);
     }
     Ok(())
 }

@@ -377,7 +377,7 @@ async fn serve(
         };
         return match session.answer_local(&client_request, &ctx).await {
             Ok(answer) => Ok(client_response(answer, &[])),
-            Err(error) => Err(render_with(session, fail(&site, error))),
+            Err(error) => Err(fail(&site, error)),
         };
     }
 
@@ -387,7 +387,7 @@ async fn serve(
     };
     let pivot = match session.translate_request(&client_request, &options).await {
         Ok(pivot) => pivot,
-        Err(error) => return Err(render_with(session, fail(&site, error))),
+        Err(error) => return Err(fail(&site, error)),
     };
     site.client_model = Some(pivot.model.clone());
     exchange.pivot(&pivot, state.audit.include_removed_values());
@@ -403,7 +403,7 @@ async fn serve(
     let (target, upstream_response, warnings) =
         match call_upstream(state, &pivot, &adapter.dialect, request_id, exchange).await {
             Ok(answered) => answered,
-            Err(error) => return Err(render_with(session, fail(&site, error))),
+            Err(error) => return Err(fail(&site, error)),
         };
     exchange.record.warnings = warnings.clone();
     if !warnings.is_empty() {
@@ -432,16 +432,15 @@ async fn serve(
             .await
         {
             Ok(body) => body,
-            Err(error) => return Err(render_with(session, fail(&site, error))),
+            Err(error) => return Err(fail(&site, error)),
         };
         exchange.record.tokens = usage_in_body(&body).unwrap_or_default();
         return match session.translate_response(&ctx, &body).await {
             Ok(answer) => Ok(client_response(answer, &warnings)),
-            Err(GatewayError::AdapterInternal { message, .. }) => Err(render_with(
-                session,
-                fail(&site, GatewayError::UpstreamGarbage(message)),
-            )),
-            Err(error) => Err(render_with(session, fail(&site, error))),
+            Err(GatewayError::AdapterInternal { message, .. }) => {
+                Err(fail(&site, GatewayError::UpstreamGarbage(message)))
+            }
+            Err(error) => Err(fail(&site, error)),
         };
     }
 
@@ -462,11 +461,11 @@ async fn serve(
             .await
         {
             Ok(body) => body,
-            Err(error) => return Err(render_with(session, fail(&site, error))),
+            Err(error) => return Err(fail(&site, error)),
         };
         let events = match crate::pivot::completion_as_stream(&body) {
             Ok(events) => events,
-            Err(error) => return Err(render_with(session, fail(&site, error))),
+            Err(error) => return Err(fail(&site, error)),
         };
         exchange.record.tokens = usage_in_body(&body).unwrap_or_default();
         return match replay_whole(&mut session, &ctx, events).await {
@@ -476,13 +475,13 @@ async fn serve(
                 add_warning_headers(response.headers_mut(), &warnings);
                 Ok(response)
             }
-            Err(error) => Err(render_with(session, fail(&site, error))),
+            Err(error) => Err(fail(&site, error)),
         };
     }
 
     let stream = match session.open_stream(&ctx).await {
         Ok(stream) => stream,
-        Err(error) => return Err(render_with(session, fail(&site, error))),
+        Err(error) => return Err(fail(&site, error)),
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(32);
     let mut response = Response::new(Body::from_stream(tokio_stream_from_receiver(rx)));
@@ -597,14 +596,6 @@ async fn replay_whole(
     }
     out.extend(session.finish(stream).await?);
     Ok(out)
-}
-
-/// A failure whose error should be rendered by this (possibly still healthy) session.
-fn render_with(session: Session, failure: Failure) -> Failure {
-    // The session is dropped here; `render_failure` starts a fresh one. Rendering an error
-    // costs one instantiation (~20 µs) and this keeps the trapped-instance case uniform.
-    drop(session);
-    failure
 }
 
 fn tokio_stream_from_receiver(
@@ -924,6 +915,8 @@ async fn render_stream_failure_fresh(
 
 /// Render a failure in the client's dialect, falling back to a plain JSON body when no
 /// adapter can (no route matched anything, or the adapter is broken even for errors).
+/// Always a fresh instance: the request's own may have trapped, and one instantiation
+/// (~8 µs) keeps that case the same as every other.
 async fn render_failure(state: &Arc<AppState>, failure: Failure) -> Response {
     let Failure {
         adapter,
